@@ -1,0 +1,28 @@
+/**
+ * certsteward: keeps certificates and keys from ever expiring by surprise.
+ *
+ * The root entry holds the framework-agnostic core. Adapters live in their own
+ * subpath entries (`certsteward/knex`, `certsteward/acme`, …) so that their
+ * dependencies load only when used.
+ *
+ * @packageDocumentation
+ */
+export {
+  CertstewardError,
+  CertificateParseError,
+  ConfigError,
+  KeyError,
+  KeyMismatchError,
+  isCertstewardError,
+} from './errors.js';
+export type { CertstewardErrorCode, CertificateParseReason, FoundObject } from './errors.js';
+
+export { parseCertificate, parseCertificates } from './pki/certificate.js';
+export type { CertificateInfo, CertificateInput, PublicKeyInfo } from './pki/certificate.js';
+export type { DistinguishedName, NameAttribute } from './pki/name.js';
+export type { GeneralName, GeneralNameType } from './pki/general-name.js';
+export type { ExtensionInfo, KeyUsage } from './pki/extensions.js';
+export { readValidity } from './pki/validity.js';
+export type { Validity } from './pki/validity.js';
+export { readPemBlocks, toPem } from './pki/pem.js';
+export type { PemBlock } from './pki/pem.js';

@@ -1,0 +1,17 @@
+import { defineConfig } from 'tsup';
+
+export default defineConfig({
+  entry: {
+    index: 'src/index.ts',
+    cli: 'src/cli/main.ts',
+  },
+  format: ['esm', 'cjs'],
+  dts: { entry: { index: 'src/index.ts' } },
+  splitting: true,
+  sourcemap: true,
+  clean: true,
+  target: 'node20',
+  platform: 'node',
+  // Adapter dependencies stay out of the bundle: they are the host's.
+  external: ['@peculiar/x509', 'pkijs', 'eventemitter3', 'knex', 'pg', 'better-sqlite3', 'acme-client', 'graphene-pk11'],
+});
