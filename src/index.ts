@@ -26,3 +26,13 @@ export { readValidity } from './pki/validity.js';
 export type { Validity } from './pki/validity.js';
 export { readPemBlocks, toPem } from './pki/pem.js';
 export type { PemBlock } from './pki/pem.js';
+
+export { parseDuration, formatDuration, DAY_MS } from './policy/duration.js';
+export type { Duration } from './policy/duration.js';
+export { expiryStatus, resolveThresholds } from './policy/expiry.js';
+export type { ExpiryStatus, ExpiryThresholds, ExpiryReport, ValidityWindow } from './policy/expiry.js';
+export { renewalTime } from './policy/renewal-time.js';
+export type { RenewalPolicy, RenewalRule, RenewalTime } from './policy/renewal-time.js';
+export { retryDelay } from './policy/retry-delay.js';
+export type { RetryPolicy, RetryContext } from './policy/retry-delay.js';
+export { stableUniform } from './policy/jitter.js';
