@@ -36,3 +36,8 @@ export type { RenewalPolicy, RenewalRule, RenewalTime } from './policy/renewal-t
 export { retryDelay } from './policy/retry-delay.js';
 export type { RetryPolicy, RetryContext } from './policy/retry-delay.js';
 export { stableUniform } from './policy/jitter.js';
+
+export { verifyChain } from './pki/chain.js';
+export type { ChainReport, ChainLink, LinkSignature, MissingIssuer, VerifyChainOptions } from './pki/chain.js';
+export { keyMatchesCertificate, assertKeyMatchesCertificate } from './pki/key-match.js';
+export type { KeyInput, KeyMatchOptions } from './pki/key-match.js';
