@@ -15,7 +15,7 @@ export {
   KeyMismatchError,
   isCertstewardError,
 } from './errors.js';
-export type { CertstewardErrorCode, CertificateParseReason, FoundObject } from './errors.js';
+export type { CertstewardErrorCode, CertificateParseReason, ErrorByCode, FoundObject } from './errors.js';
 
 export { parseCertificate, parseCertificates } from './pki/certificate.js';
 export type { CertificateInfo, CertificateInput, PublicKeyInfo } from './pki/certificate.js';
