@@ -18,7 +18,8 @@ const UNIT_MS: Readonly<Record<string, number>> = {
   w: 604_800_000,
 };
 
-const PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/y;
+const WHOLE = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+$/;
+const PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/g;
 
 /** One day in milliseconds. */
 export const DAY_MS = 86_400_000;
@@ -43,19 +44,16 @@ export function parseDuration(value: Duration, setting = 'duration'): number {
     return value;
   }
   if (typeof value !== 'string') {
-    throw new ConfigError(setting, value, `invalid ${setting}: expected milliseconds or text like "30d", got ${typeof value}`);
+    const got = value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
+    throw new ConfigError(setting, value, `invalid ${setting}: expected milliseconds or text like "30d", got ${got}`);
   }
   const text = value.trim();
-  let total = 0;
-  let pos = 0;
-  while (pos < text.length) {
-    PART.lastIndex = pos;
-    const m = PART.exec(text);
-    if (!m) break;
-    total += Number(m[1]) * UNIT_MS[m[2]!]!;
-    pos = PART.lastIndex;
+  let total = NaN;
+  if (WHOLE.test(text)) {
+    total = 0;
+    for (const m of text.matchAll(PART)) total += Number(m[1]) * UNIT_MS[m[2]!]!;
   }
-  if (text.length === 0 || pos !== text.length) {
+  if (!Number.isFinite(total)) {
     throw new ConfigError(
       setting,
       value,

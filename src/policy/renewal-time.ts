@@ -111,7 +111,8 @@ export function renewalTime(cert: ValidityWindow, policy: RenewalPolicy = {}, id
   const jitterMs = Math.round((stableUniform(`renewal:${id}`) * 2 - 1) * half);
   let atMs = Math.max(nb, baseMs + jitterMs);
   if (atMs > latestMs) {
-    atMs = Math.max(nb, latestMs);
+    // latest ≥ notBefore for any real window; for an inverted one, expiry wins.
+    atMs = latestMs;
     rule = 'critical-limit';
     why += `, but no later than the critical threshold before expiry`;
   }

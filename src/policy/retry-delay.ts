@@ -55,7 +55,7 @@ export function retryDelay(attempt: number, policy: RetryPolicy = {}, context: R
   const base = parseDuration(policy.base ?? '1h', 'retry base');
   const max = parseDuration(policy.max ?? '32h', 'retry max');
   const min = parseDuration(policy.min ?? '1m', 'retry min');
-  if (min > max) throw new ConfigError('retry min', policy.min, `retry min (${policy.min}) must not exceed retry max (${policy.max ?? '32h'})`);
+  if (min > max) throw new ConfigError('retry min', policy.min, `retry min (${String(policy.min ?? '1m')}) must not exceed retry max (${String(policy.max ?? '32h')})`);
   const ceiling = Math.max(min, Math.min(max, base * 2 ** Math.min(attempt - 1, 52)));
   const u = context.random ? context.random() : stableUniform(`retry:${context.id ?? ''}:${attempt}`);
   let delay = min + Math.max(0, Math.min(1, u)) * (ceiling - min);
