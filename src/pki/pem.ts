@@ -16,7 +16,9 @@ export interface PemBlock {
 }
 
 const BEGIN = '-----BEGIN ';
-const BASE64_BODY = /^[A-Za-z0-9+/]*={0,2}$/;
+/** 1 for the 64 base64 alphabet characters, by char code. */
+const B64 = new Uint8Array(128);
+for (const ch of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/') B64[ch.charCodeAt(0)] = 1;
 
 /** PEM labels that hold an X.509 certificate. */
 export const CERTIFICATE_LABELS: ReadonlySet<string> = new Set([
@@ -80,19 +82,31 @@ function decodeBody(body: string, label: string): Uint8Array {
     const blank = b.search(/\r?\n[ \t]*\r?\n/);
     if (blank >= 0 && b.slice(0, blank).includes(':')) b = b.slice(blank);
   }
-  const compact = b.replace(/[ \t\r\n]+/g, '');
-  if (compact.length === 0) {
+  // One pass: every character must be base64 or white space, '=' only at the end.
+  let count = 0;
+  let pad = 0;
+  for (let i = 0; i < b.length; i++) {
+    const c = b.charCodeAt(i);
+    if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) continue;
+    if (c === 0x3d) {
+      pad++;
+    } else if (pad > 0 || c > 0x7f || B64[c] === 0) {
+      const what = pad > 0 && B64[c] === 1 ? `"=" padding appears before the end of the body` : `character ${JSON.stringify(b[i])} is not base64`;
+      throw new CertificateParseError('bad-base64', `PEM block "${label}": ${what}`, { found: blockFound(label) });
+    }
+    count++;
+  }
+  if (count === 0) {
     throw new CertificateParseError('empty', `PEM block "${label}" has an empty body`, { found: blockFound(label) });
   }
-  if (compact.length % 4 !== 0 || !BASE64_BODY.test(compact)) {
-    const badAt = compact.search(/[^A-Za-z0-9+/=]/);
-    const what =
-      badAt >= 0
-        ? `character ${JSON.stringify(compact[badAt])} is not base64`
-        : `${compact.length} characters is not a whole number of base64 quanta`;
-    throw new CertificateParseError('bad-base64', `PEM block "${label}": ${what}`, { found: blockFound(label) });
+  if (count % 4 !== 0 || pad > 2) {
+    throw new CertificateParseError(
+      'bad-base64',
+      `PEM block "${label}": ${count} characters is not a whole number of base64 quanta`,
+      { found: blockFound(label) },
+    );
   }
-  const buf = Buffer.from(compact, 'base64');
+  const buf = Buffer.from(b, 'base64');
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
 }
 
