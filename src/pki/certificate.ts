@@ -192,7 +192,8 @@ export function parseDerCertificate(der: Uint8Array, pos = 0): CertificateInfo {
     }
     throw e;
   }
-  const own = der.slice(f.cert.start, f.cert.end);
+  // A real copy (Buffer#slice would share memory with the caller's buffer).
+  const own = new Uint8Array(der.subarray(f.cert.start, f.cert.end));
   // Re-base every position onto `own` so that nothing keeps the input alive.
   const shift = f.cert.start;
   const at = (t: Tlv): Tlv => ({ tag: t.tag, start: t.start - shift, contentStart: t.contentStart - shift, end: t.end - shift });
@@ -266,8 +267,9 @@ export function certificateDers(input: CertificateInput): Uint8Array[] {
     let i = 0;
     while (i < input.length && (input[i] === 0x20 || input[i] === 0x0a || input[i] === 0x0d || input[i] === 0x09)) i++;
     if (i === input.length) throw new CertificateParseError('empty', 'the input holds only white space');
-    if (input[i] === Tag.SEQUENCE && i === 0) return [input];
-    if (!looksLikeText(input)) {
+    const text = looksLikeText(input);
+    if (input[0] === Tag.SEQUENCE && !text) return [input];
+    if (!text) {
       throw new CertificateParseError(
         'malformed-der',
         `the input is neither PEM text nor DER (it starts with byte 0x${input[0]!.toString(16).padStart(2, '0')}, not a SEQUENCE)`,
@@ -280,6 +282,16 @@ export function certificateDers(input: CertificateInput): Uint8Array[] {
   return fromText(input);
 }
 
+/**
+ * Whether bytes are DER rather than the bytes of a PEM file. One rule for
+ * every reader, so they all agree on what an input is.
+ * @internal
+ */
+export function isDerInput(b: Uint8Array): boolean {
+  return b[0] === Tag.SEQUENCE && !looksLikeText(b);
+}
+
+/** Printable up to the first dashes (or the first 512 bytes): PEM text, not DER. */
 function looksLikeText(b: Uint8Array): boolean {
   const n = Math.min(b.length, 512);
   for (let i = 0; i < n; i++) {

@@ -196,6 +196,17 @@ export function smallInteger(buf: Uint8Array, t: Tlv): number {
   return v;
 }
 
+/** A small INTEGER that may be negative (OpenSSL prints `pathlen:-5` as it is). */
+export function signedSmallInteger(buf: Uint8Array, t: Tlv): number {
+  const len = t.end - t.contentStart;
+  if (len < 1 || len > 6) {
+    throw new CertificateParseError('malformed-der', `INTEGER at offset ${t.start} is not a small number`, { offset: t.start });
+  }
+  let v = buf[t.contentStart]! & 0x80 ? -1 : 0;
+  for (let i = t.contentStart; i < t.end; i++) v = v * 256 + buf[i]!;
+  return v;
+}
+
 /** BOOLEAN value (any non-zero octet is true, as BER readers accept). */
 export function booleanValue(buf: Uint8Array, t: Tlv): boolean {
   if (t.end - t.contentStart !== 1) {

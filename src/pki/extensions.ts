@@ -6,7 +6,7 @@
  * @module
  */
 import { CertificateParseError, isCertstewardError } from '../errors.js';
-import { Tag, booleanValue, children, expect, readTlv, smallInteger, toHex, type Tlv } from './der.js';
+import { Tag, booleanValue, children, expect, readTlv, signedSmallInteger, toHex, type Tlv } from './der.js';
 import { decodeGeneralNames, type GeneralName } from './general-name.js';
 import { AIA_CA_ISSUERS, AIA_OCSP, EXTENDED_KEY_USAGES, Ext, decodeOid } from './oid.js';
 
@@ -126,7 +126,7 @@ function decodeOne(buf: Uint8Array, oid: string, octets: Tlv, out: DecodedExtens
       let pathLength: number | undefined;
       for (const c of children(buf, seq)) {
         if (c.tag === Tag.BOOLEAN) isCA = booleanValue(buf, c);
-        else if (c.tag === Tag.INTEGER) pathLength = smallInteger(buf, c);
+        else if (c.tag === Tag.INTEGER) pathLength = signedSmallInteger(buf, c);
       }
       out.isCA = isCA;
       out.pathLength = pathLength;

@@ -105,7 +105,8 @@ export function decodeName(buf: Uint8Array, name: Tlv): DistinguishedName {
       attributes.push({ type, oid, value, rdn: rdnIndex });
       parts.push(`${type}=${text ? escapeDnValue(value) : value}`);
     }
-    rdns.push(parts.join('+'));
+    // An empty RDN (SET {}) contributes nothing to the string form, as in OpenSSL.
+    if (parts.length > 0) rdns.push(parts.join('+'));
     rdnIndex++;
   }
   return { dn: rdns.reverse().join(','), attributes };

@@ -60,7 +60,8 @@ export function readPemBlocks(text: string): PemBlock[] {
     const endLine = `-----END ${label}-----`;
     const bodyStart = labelEnd + 5;
     const e = text.indexOf(endLine, bodyStart);
-    if (e < 0) {
+    const nextBegin = text.indexOf(BEGIN, bodyStart);
+    if (e < 0 || (nextBegin >= 0 && nextBegin < e)) {
       throw new CertificateParseError('truncated', `PEM block "${label}" has no "${endLine}" line: the input was cut`, {
         found: blockFound(label),
       });

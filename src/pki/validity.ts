@@ -3,9 +3,10 @@
  *
  * @module
  */
-import { CertificateParseError } from '../errors.js';
+import { CertificateParseError, isCertstewardError } from '../errors.js';
 import { Tag, readTlv } from './der.js';
-import { certificateDers } from './certificate.js';
+import { certificateDers, isDerInput } from './certificate.js';
+import { classifyDer, notACertificate } from './pem.js';
 import { NO_WELL_DEFINED_EXPIRATION_MS, decodeTime } from './time.js';
 
 /** A certificate's validity window. */
@@ -42,7 +43,20 @@ function mismatch(pos: number, what: string, tag: number): CertificateParseError
  * ```
  */
 export function readValidity(input: Uint8Array | string): Validity {
-  const der = typeof input !== 'string' && input[0] === Tag.SEQUENCE ? input : certificateDers(input)[0]!;
+  const der = typeof input !== 'string' && isDerInput(input) ? input : certificateDers(input)[0]!;
+  try {
+    return fastValidity(der);
+  } catch (e) {
+    // Say what a DER non-certificate is, as parseCertificate does.
+    if (isCertstewardError(e, 'certificate-parse') && e.reason === 'malformed-der') {
+      const found = classifyDer(der);
+      if (found !== 'unknown') throw notACertificate(found);
+    }
+    throw e;
+  }
+}
+
+function fastValidity(der: Uint8Array): Validity {
   const cert = readTlv(der, 0, der.length);
   if (cert.tag !== Tag.SEQUENCE) throw mismatch(0, 'Certificate', cert.tag);
   const tbs = readTlv(der, cert.contentStart, cert.end);
