@@ -3,10 +3,12 @@ import { defineConfig } from 'tsup';
 export default defineConfig({
   entry: {
     index: 'src/index.ts',
+    testing: 'src/testing/index.ts',
+    'local-ca': 'adapters/local-ca/index.ts',
     cli: 'src/cli/main.ts',
   },
   format: ['esm', 'cjs'],
-  dts: { entry: { index: 'src/index.ts' } },
+  dts: { entry: { index: 'src/index.ts', testing: 'src/testing/index.ts', 'local-ca': 'adapters/local-ca/index.ts' } },
   splitting: true,
   sourcemap: true,
   clean: true,

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The README's main job (`npm run demo`): installs what is missing, builds,
-# and runs the demo.
+# then runs the lifecycle demo (a simulated year of renewals on the local CA)
+# and the inspection demo (a folder of certificates checked by the CLI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-deps.sh
 npx tsup --silent
+node examples/lifecycle-year.mjs
+echo
 node examples/check-folder.mjs "$@"

@@ -17,7 +17,14 @@ export type CertstewardErrorCode =
   | 'config'
   | 'key-mismatch'
   | 'key'
-  | 'chain';
+  | 'chain'
+  | 'conflict'
+  | 'not-found'
+  | 'store-unavailable'
+  | 'authority'
+  | 'key-store'
+  | 'adapter-dependency'
+  | 'stopped';
 
 /**
  * Base class of every error thrown by certsteward.
@@ -67,6 +74,13 @@ export interface ErrorByCode {
   'key-mismatch': KeyMismatchError;
   key: KeyError;
   chain: CertstewardError;
+  conflict: ConflictError;
+  'not-found': NotFoundError;
+  'store-unavailable': StoreUnavailableError;
+  authority: AuthorityError;
+  'key-store': KeyStoreError;
+  'adapter-dependency': AdapterDependencyError;
+  stopped: CertstewardError;
 }
 
 /** Why a certificate could not be read. */
@@ -169,5 +183,108 @@ export class KeyMismatchError extends CertstewardError {
 export class KeyError extends CertstewardError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('key', message, options);
+  }
+}
+
+/**
+ * A write named a revision that is no longer current (someone else wrote
+ * first), or created an id that exists. Reload and decide again.
+ *
+ * @example
+ * ```ts
+ * try { await store.update(rec, now) } catch (e) { if (isCertstewardError(e, 'conflict')) retry() }
+ * ```
+ */
+export class ConflictError extends CertstewardError {
+  readonly id: string;
+  readonly expectedRevision: number | undefined;
+  readonly actualRevision: number | undefined;
+  constructor(id: string, expectedRevision: number | undefined, actualRevision: number | undefined, message?: string) {
+    super(
+      'conflict',
+      message ??
+        (expectedRevision === undefined
+          ? `certificate "${id}" already exists`
+          : `certificate "${id}" changed: expected revision ${expectedRevision}, found ${actualRevision ?? 'none (deleted)'}`),
+    );
+    this.id = id;
+    this.expectedRevision = expectedRevision;
+    this.actualRevision = actualRevision;
+  }
+}
+
+/** No tracked certificate has this id. */
+export class NotFoundError extends CertstewardError {
+  readonly id: string;
+  constructor(id: string, message?: string) {
+    super('not-found', message ?? `no tracked certificate has the id "${id}"`);
+    this.id = id;
+  }
+}
+
+/** The storage backend could not be reached or failed; the foreign error is `cause`. */
+export class StoreUnavailableError extends CertstewardError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('store-unavailable', message, options);
+  }
+}
+
+/** Kinds of authority failure the backoff understands. */
+export type AuthorityErrorKind =
+  | 'refused'
+  | 'unavailable'
+  | 'rate-limited'
+  | 'invalid-response'
+  | 'unauthorized'
+  | 'revoked'
+  | 'challenge-failed';
+
+/**
+ * A certificate authority failed or said no. `retryable` says whether backing
+ * off and trying again can help; `retryAfterMs` carries the CA's own advice.
+ *
+ * @example
+ * ```ts
+ * throw new AuthorityError('rate-limited', 'too many certificates for example.com', { retryable: true, retryAfterMs: 3_600_000 })
+ * ```
+ */
+export class AuthorityError extends CertstewardError {
+  readonly kind: AuthorityErrorKind;
+  readonly retryable: boolean;
+  readonly retryAfterMs: number | undefined;
+  constructor(
+    kind: AuthorityErrorKind,
+    message: string,
+    options: { retryable: boolean; retryAfterMs?: number; cause?: unknown },
+  ) {
+    super('authority', message, options);
+    this.kind = kind;
+    this.retryable = options.retryable;
+    this.retryAfterMs = options.retryAfterMs;
+  }
+}
+
+/** Why a key store call failed. */
+export type KeyStoreErrorReason = 'not-found' | 'wrong-kek' | 'unsupported' | 'unavailable' | 'corrupt';
+
+/** A key store could not generate, load or destroy a key. Never carries key material. */
+export class KeyStoreError extends CertstewardError {
+  readonly reason: KeyStoreErrorReason;
+  constructor(reason: KeyStoreErrorReason, message: string, options?: { cause?: unknown }) {
+    super('key-store', message, options);
+    this.reason = reason;
+  }
+}
+
+/** An adapter needs a package that is not installed. */
+export class AdapterDependencyError extends CertstewardError {
+  readonly packageName: string;
+  constructor(packageName: string, adapter: string, options?: { cause?: unknown }) {
+    super(
+      'adapter-dependency',
+      `the ${adapter} adapter needs the package "${packageName}": install it (npm install ${packageName}) or pass it in the adapter's options`,
+      options,
+    );
+    this.packageName = packageName;
   }
 }

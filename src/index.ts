@@ -8,14 +8,27 @@
  * @packageDocumentation
  */
 export {
+  AdapterDependencyError,
+  AuthorityError,
   CertstewardError,
   CertificateParseError,
   ConfigError,
+  ConflictError,
   KeyError,
   KeyMismatchError,
+  KeyStoreError,
+  NotFoundError,
+  StoreUnavailableError,
   isCertstewardError,
 } from './errors.js';
-export type { CertstewardErrorCode, CertificateParseReason, ErrorByCode, FoundObject } from './errors.js';
+export type {
+  AuthorityErrorKind,
+  CertstewardErrorCode,
+  CertificateParseReason,
+  ErrorByCode,
+  FoundObject,
+  KeyStoreErrorReason,
+} from './errors.js';
 
 export { parseCertificate, parseCertificates } from './pki/certificate.js';
 export type { CertificateInfo, CertificateInput, PublicKeyInfo } from './pki/certificate.js';
@@ -41,3 +54,56 @@ export { verifyChain } from './pki/chain.js';
 export type { ChainReport, ChainLink, LinkSignature, MissingIssuer, VerifyChainOptions } from './pki/chain.js';
 export { keyMatchesCertificate, assertKeyMatchesCertificate } from './pki/key-match.js';
 export type { KeyInput, KeyMatchOptions } from './pki/key-match.js';
+
+export { plannedRenewal, nextWindowOpening } from './policy/timing.js';
+export type { PlannedRenewal, RenewalWindow, SuggestedWindow, TimingPolicy, TimingRule, Weekday } from './policy/timing.js';
+
+export { buildCsr, readCsr } from './pki/csr.js';
+export type { BuildCsrOptions, CsrInfo } from './pki/csr.js';
+
+export type { Clock, TimerHandle } from './ports/clock.js';
+export type { KeyAlgorithm, KeyHandle, KeyRef, KeySpec, KeyStore } from './ports/key-store.js';
+export type {
+  AuthorityDescription,
+  CertificateAuthority,
+  IssueRequest,
+  IssueResult,
+  RenewalInfo,
+  RevocationReason,
+} from './ports/certificate-authority.js';
+export type {
+  AuditEvent,
+  CertificateRecord,
+  CertificateSpec,
+  CertificateStore,
+  IssuedCertificate,
+  ListFilter,
+  RenewalCause,
+  RenewalPhase,
+  RenewalState,
+  StepError,
+  StoreCallOptions,
+  UpdateExtras,
+} from './ports/certificate-store.js';
+
+export { transition, inProgress, ALLOWED, IDLE, InvalidTransitionError } from './lifecycle/renewal-machine.js';
+export type { RenewalEvent } from './lifecycle/renewal-machine.js';
+
+export { createSteward, Steward } from './steward/steward.js';
+export type {
+  CertificateView,
+  DryRunResult,
+  Explanation,
+  NameInput,
+  RunSummary,
+  StewardHooks,
+  StewardOptions,
+  TrackInput,
+} from './steward/steward.js';
+export type { StewardEventName, StewardEvents } from './steward/events.js';
+export type { RateLimit } from './steward/token-bucket.js';
+export { systemClock } from './steward/system-clock.js';
+export { SoftwareKeyStore } from './keys/software-key-store.js';
+export type { SoftwareKeyStoreOptions } from './keys/software-key-store.js';
+export { bindTlsServer } from './steward/bind-tls-server.js';
+export type { BindTlsOptions, SecureContextTarget } from './steward/bind-tls-server.js';

@@ -90,6 +90,36 @@ describe('the packed package', () => {
     expect(out.trim()).toBe('true true false false empty');
   });
 
+  it('imports every subpath entry as ESM and as CJS', () => {
+    const out = run(process.execPath, ['--input-type=module', '-e', `
+      import { createRequire } from 'node:module';
+      const require = createRequire(import.meta.url);
+      const names = [];
+      for (const entry of ['certsteward', 'certsteward/testing', 'certsteward/local-ca']) {
+        const esm = await import(entry);
+        const cjs = require(entry);
+        names.push(entry + ':' + Object.keys(esm).length + ':' + (Object.keys(esm).sort().join() === Object.keys(cjs).sort().join()));
+      }
+      const testing = await import('certsteward/testing');
+      const local = await import('certsteward/local-ca');
+      console.log(names.join(' '), typeof testing.ManualClock, typeof testing.describeCertificateStore, typeof local.LocalAuthority);
+    `], project);
+    expect(out.trim()).toMatch(/^certsteward:\d+:true certsteward\/testing:\d+:true certsteward\/local-ca:\d+:true function function function$/);
+  });
+
+  it('shares error classes between entries of one format (splitting), and error identity across formats', () => {
+    const out = run(process.execPath, ['--input-type=module', '-e', `
+      import { createRequire } from 'node:module';
+      const root = await import('certsteward');
+      const testing = await import('certsteward/testing');
+      const cjsRoot = createRequire(import.meta.url)('certsteward');
+      let err;
+      try { new testing.ManualClock('not a date') } catch (e) { err = e }
+      console.log(err instanceof root.ConfigError, root.isCertstewardError(err, 'config'), cjsRoot.isCertstewardError(err, 'config'));
+    `], project);
+    expect(out.trim()).toBe('true true true');
+  });
+
   it('resolves its types from ESM (.mts) and CJS (.cts) consumers under NodeNext', () => {
     writeFileSync(
       join(project, 'tsconfig.json'),
@@ -128,8 +158,9 @@ export { days, at };
     expect(r.status, r.stdout + r.stderr).toBe(0);
   });
 
+  // node10 resolution (no `exports` support) is out of scope: engines.node is >= 20.
   it('passes are-the-types-wrong for node16 ESM and CJS and bundlers', () => {
-    const r = spawnSync(bin('attw'), [tarball, '--format', 'ascii', '--no-emoji', '--no-color'], { encoding: 'utf8' });
+    const r = spawnSync(bin('attw'), [tarball, '--profile', 'node16', '--format', 'ascii', '--no-emoji', '--no-color'], { encoding: 'utf8' });
     expect(r.status, r.stdout + r.stderr).toBe(0);
   });
 });

@@ -1,0 +1,181 @@
+/**
+ * The durable home of tracked certificates.
+ *
+ * @module
+ */
+import type { KeyAlgorithm, KeyRef } from './key-store.js';
+
+/** Phases of one renewal attempt (see the lifecycle diagram in the README). */
+export type RenewalPhase =
+  | 'idle'
+  | 'scheduled'
+  | 'key-ready'
+  | 'submitted'
+  | 'issued'
+  | 'activated'
+  | 'failed'
+  | 'cancelled';
+
+/** A certificate the steward holds, with the reference to its key. */
+export interface IssuedCertificate {
+  /** Leaf first, then intermediates, PEM. */
+  readonly chainPem: string;
+  readonly serialNumber: string;
+  readonly fingerprintSha256: string;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  readonly keyRef: KeyRef;
+  readonly issuedAt: Date;
+}
+
+/** What was wrong the last time a step failed. */
+export interface StepError {
+  /** A stable kind: `authority-refused`, `authority-unavailable`, `rate-limited`, `key-store`, `invalid-response`, `internal`. */
+  readonly kind: string;
+  readonly message: string;
+  readonly retryable: boolean;
+  readonly at: Date;
+}
+
+/** Why a renewal started. */
+export type RenewalCause = 'initial' | 'scheduled' | 'manual' | 'replace-before-revoke' | 'key-compromise' | 'emergency';
+
+/** The persisted state of the renewal in progress (or `idle`). */
+export interface RenewalState {
+  readonly phase: RenewalPhase;
+  readonly cause?: RenewalCause;
+  /** Failed attempts of this renewal. */
+  readonly failures: number;
+  /** The key the new certificate will use (set at `key-ready`). */
+  readonly keyRef?: KeyRef;
+  /** The authority's order (set at `submitted`). */
+  readonly orderRef?: string;
+  /** The new certificate (set at `issued`). */
+  readonly issued?: IssuedCertificate;
+  /** The phase to continue from after a failure. */
+  readonly resumePhase?: RenewalPhase;
+  readonly lastError?: StepError;
+  readonly startedAt?: Date;
+  /** For revocations that wait for their replacement. */
+  readonly revokeAfter?: { readonly serialNumber: string; readonly reason: string };
+}
+
+/** How a tracked certificate is to be issued and renewed (JSON-safe). */
+export interface CertificateSpec {
+  /** Name of the authority in the steward's `authorities` map. */
+  readonly authority: string;
+  readonly commonName?: string;
+  readonly subjectAltNames: readonly { readonly type: 'dns' | 'ip' | 'email' | 'uri'; readonly value: string }[];
+  readonly key: { readonly algorithm: KeyAlgorithm; readonly rotate: 'always' | 'never' };
+  /** Requested lifetime (ms) where the authority lets the requester choose. */
+  readonly lifetimeMs?: number;
+  readonly profile?: string;
+  /** Renewal timing (see `TimingPolicy`), JSON-safe. */
+  readonly renewal?: Readonly<Record<string, unknown>>;
+}
+
+/** One tracked certificate. */
+export interface CertificateRecord {
+  readonly id: string;
+  /** Bumped by the store on every write, including claims: the fencing token. */
+  readonly revision: number;
+  readonly status: 'active' | 'revoked';
+  readonly spec: CertificateSpec;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly current?: IssuedCertificate;
+  readonly renewal: RenewalState;
+  /** When the steward must look at this record next (null: never). Indexed. */
+  readonly nextActionAt: Date | null;
+  /** Expiry alerts already announced for the current certificate: `<fingerprint>:<level>`. */
+  readonly announced: readonly string[];
+  /** The lease, while a steward works on the record. */
+  readonly lease?: { readonly owner: string; readonly until: Date };
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+}
+
+/** An append-only audit entry. */
+export interface AuditEvent {
+  readonly certificateId: string;
+  readonly at: Date;
+  /** The event name (`renewal.succeeded` …). */
+  readonly type: string;
+  /** Plain data, never key material. */
+  readonly data: Readonly<Record<string, unknown>>;
+}
+
+/** Filters for {@link CertificateStore.list}. */
+export interface ListFilter {
+  readonly status?: 'active' | 'revoked';
+  /** Every given label must match. */
+  readonly labels?: Readonly<Record<string, string>>;
+  /** nextActionAt ≤ this. */
+  readonly dueBefore?: Date;
+  /** current.notAfter ≤ this. */
+  readonly expiresBefore?: Date;
+  /** Page size (default 100). */
+  readonly limit?: number;
+  /** Return ids after this one (keyset pagination, ordered by id). */
+  readonly after?: string;
+}
+
+/** Extra writes that happen in the same transaction as an update. */
+export interface UpdateExtras {
+  /** Audit events describing the change. */
+  readonly audit?: readonly AuditEvent[];
+  /** A certificate to keep in history (the one this update replaces). */
+  readonly archive?: IssuedCertificate;
+}
+
+/** Options every store call accepts. */
+export interface StoreCallOptions {
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Durable home of tracked certificates. MUST be safe for concurrent use across
+ * processes. Implementations must pass `describeCertificateStore` from
+ * `certsteward/testing`.
+ *
+ * Records are written whole; every write bumps `revision`, and every write
+ * names the revision it expects ({@link ConflictError} otherwise), so a
+ * process that lost its lease can never overwrite the work of the one that
+ * took over.
+ */
+export interface CertificateStore {
+  /** The record, or undefined. */
+  get(id: string, options?: StoreCallOptions): Promise<CertificateRecord | undefined>;
+  /** Records matching `filter`, ordered by id. */
+  list(filter?: ListFilter, options?: StoreCallOptions): Promise<CertificateRecord[]>;
+  /** Stores a new record at revision 1.
+   *  @throws {@link ConflictError} when the id exists. */
+  create(
+    record: Omit<CertificateRecord, 'revision' | 'createdAt' | 'updatedAt' | 'lease'>,
+    now: Date,
+    extras?: UpdateExtras,
+    options?: StoreCallOptions,
+  ): Promise<CertificateRecord>;
+  /**
+   * Replaces the record whose revision is `record.revision` and returns it at
+   * the next revision. Writing `lease: undefined` releases the lease.
+   * @throws {@link ConflictError} when the stored revision differs.
+   */
+  update(record: CertificateRecord, now: Date, extras?: UpdateExtras, options?: StoreCallOptions): Promise<CertificateRecord>;
+  /** Deletes the record at `revision` (its history and audit stay).
+   *  @throws {@link ConflictError} when the stored revision differs. */
+  delete(id: string, revision: number, options?: StoreCallOptions): Promise<void>;
+  /**
+   * Atomically hands out up to `limit` records whose `nextActionAt` ≤ `now`
+   * and that hold no live lease, each leased to `owner` until `now + leaseMs`
+   * and bumped to a new revision (the fencing token). Earliest first.
+   */
+  claimDue(now: Date, owner: string, leaseMs: number, limit: number, options?: StoreCallOptions): Promise<CertificateRecord[]>;
+  /** The earliest time any record needs attention (its nextActionAt, or its lease's end), or undefined. */
+  nextDueAt(options?: StoreCallOptions): Promise<Date | undefined>;
+  /** Past certificates of `id`, newest first. */
+  history(id: string, options?: StoreCallOptions): Promise<IssuedCertificate[]>;
+  /** Audit events of `id`, oldest first. */
+  audit(id: string, options?: StoreCallOptions): Promise<AuditEvent[]>;
+  /** Counts of active records by the status of their current certificate at `now` (for fleet dashboards). */
+  countExpiring?(now: Date, thresholds: { warningMs: number; criticalMs: number }, options?: StoreCallOptions): Promise<Record<string, number>>;
+}

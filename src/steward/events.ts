@@ -1,0 +1,65 @@
+/**
+ * The typed lifecycle events: names are the public contract. Payloads are
+ * readonly plain data with the certificate id and the time, never key material.
+ *
+ * @module
+ */
+import type { RenewalCause } from '../ports/certificate-store.js';
+
+interface Base {
+  /** The tracked certificate's id. */
+  readonly id: string;
+  /** When it happened (the steward's clock). */
+  readonly at: Date;
+}
+
+/** Every event and its payload. */
+export interface StewardEvents {
+  'certificate.tracked': Base & { readonly authority: string };
+  'certificate.untracked': Base;
+  /** Once per threshold per certificate, never repeated (also not after a restart). */
+  'certificate.expiring': Base & {
+    readonly level: 'warning' | 'critical';
+    readonly notAfter: Date;
+    readonly daysRemaining: number;
+    readonly serialNumber: string;
+  };
+  'certificate.expired': Base & {
+    readonly notAfter: Date;
+    readonly serialNumber: string;
+    /** What the steward does about it, and what the host can do. */
+    readonly recovery: string;
+  };
+  'certificate.revoked': Base & { readonly serialNumber: string; readonly reason: string };
+  /** The renewal time passed and no new certificate exists yet. */
+  'renewal.overdue': Base & { readonly renewalAt: Date; readonly notAfter: Date | undefined };
+  'renewal.started': Base & { readonly cause: RenewalCause; readonly rule: string };
+  'renewal.succeeded': Base & {
+    readonly serialNumber: string;
+    readonly notBefore: Date;
+    readonly notAfter: Date;
+    readonly previousSerialNumber: string | undefined;
+    /** Leaf first, then intermediates. Load the key with `steward.tlsMaterial(id)`. */
+    readonly chainPem: string;
+    readonly keyRotated: boolean;
+  };
+  /** On every failed attempt: silent failure is what this library exists to prevent. */
+  'renewal.failed': Base & {
+    readonly attempt: number;
+    readonly errorKind: string;
+    readonly message: string;
+    readonly retryable: boolean;
+    readonly nextAttemptAt: Date;
+    readonly phase: string;
+  };
+  'key.created': Base & { readonly keyId: string; readonly algorithm: string };
+  'key.activated': Base & { readonly keyId: string };
+  'key.retiring': Base & { readonly keyId: string };
+  'key.retired': Base & { readonly keyId: string };
+  'key.destroyed': Base & { readonly keyId: string };
+  /** A listener threw, or work failed outside any certificate's renewal. */
+  error: { readonly at: Date; readonly id?: string; readonly error: unknown; readonly message: string };
+}
+
+/** An event name. */
+export type StewardEventName = keyof StewardEvents;
