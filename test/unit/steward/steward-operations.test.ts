@@ -1,0 +1,225 @@
+import { describe, expect, it } from 'vitest';
+import {
+  ConflictError,
+  NotFoundError,
+  createSteward,
+  parseCertificate,
+  type StewardEventName,
+  type StewardEvents,
+  type StewardOptions,
+} from '../../../src/index.js';
+import { ManualClock } from '../../../src/testing/manual-clock.js';
+import { MemoryKeyStore } from '../../../src/testing/memory-key-store.js';
+import { MemoryStore } from '../../../src/testing/memory-store.js';
+import { TestAuthority } from '../../../src/testing/test-authority.js';
+
+const D = 86_400_000;
+
+async function world(lifetimeDays = 90) {
+  const clock = new ManualClock('2026-01-01T00:00:00Z');
+  const keys = new MemoryKeyStore();
+  const ca = await TestAuthority.create({ keys, clock, defaultLeafLifetimeMs: lifetimeDays * D });
+  const store = new MemoryStore();
+  const events: Array<{ name: StewardEventName; p: Record<string, unknown> }> = [];
+  const make = (extra: Partial<StewardOptions> = {}) => {
+    const s = createSteward({ store, authorities: { test: ca }, keys, clock, pollIntervalMs: null, ...extra });
+    for (const name of [
+      'certificate.tracked', 'certificate.expiring', 'certificate.expired', 'certificate.revoked', 'renewal.started',
+      'renewal.succeeded', 'renewal.failed', 'renewal.overdue', 'key.created', 'key.activated', 'key.retiring',
+      'key.retired', 'key.destroyed', 'error',
+    ] as const) {
+      s.on(name, (p: StewardEvents[typeof name]) => void events.push({ name, p: p as unknown as Record<string, unknown> }));
+    }
+    return s;
+  };
+  const count = (name: StewardEventName) => events.filter((e) => e.name === name).length;
+  return { clock, keys, ca, store, make, events, count };
+}
+
+describe('Steward operations', () => {
+  it('never announces the same expiry threshold twice, also not after a restart', async () => {
+    const w = await world(90);
+    const a = w.make();
+    await a.track({ id: 'api', authority: 'test', subjectAltNames: ['api.example.test'] });
+    await a.start();
+    w.ca.refuse('api');
+    await w.clock.advance('85d'); // past warning (22.5 d left) and critical (7 d left)
+    expect(w.count('certificate.expiring')).toBe(2);
+    await a.stop();
+    const b = w.make(); // a restarted process on the same store
+    await b.start();
+    await w.clock.advance('1d');
+    expect(w.count('certificate.expiring')).toBe(2);
+    await w.clock.advance('10d'); // past notAfter
+    expect(w.count('certificate.expired')).toBe(1);
+    await w.clock.advance('30d');
+    expect(w.count('certificate.expired')).toBe(1);
+    const expired = w.events.find((e) => e.name === 'certificate.expired')!.p;
+    expect(String(expired.recovery)).toMatch(/renew/);
+    // A refused certificate is still retried, with backoff, and each failure is reported.
+    expect(w.count('renewal.failed')).toBeGreaterThan(3);
+    expect(w.count('renewal.overdue')).toBe(1);
+    await b.stop();
+  });
+
+  it('resumes a pending order after a restart instead of placing a second one', async () => {
+    const w = await world();
+    const a = w.make({ pollOrderMs: 60_000 });
+    w.ca.pendingOrders(3);
+    await a.track({ id: 'api', authority: 'test', subjectAltNames: ['api.example.test'] });
+    await a.runOnce();
+    const rec = await w.store.get('api');
+    expect(rec?.renewal.phase).toBe('submitted');
+    expect(rec?.renewal.orderRef).toBeTruthy();
+    // The process dies here. A new one takes over after the lease.
+    const b = w.make({ pollOrderMs: 60_000 });
+    await b.start();
+    await w.clock.advance('10m');
+    const issueCalls = w.ca.requests.filter((r) => r.op === 'issue').length;
+    expect(issueCalls).toBe(1);
+    expect((await b.get('api'))?.certificate).toBeDefined();
+    expect(w.ca.issued).toBe(1);
+    await b.stop();
+  });
+
+  it('lets two stewards share one store without renewing anything twice', async () => {
+    const w = await world(30);
+    const a = w.make({ owner: 'a', concurrency: 3 });
+    const b = w.make({ owner: 'b', concurrency: 3 });
+    for (let i = 0; i < 40; i++) await a.track({ id: `c${i}`, authority: 'test', subjectAltNames: [`c${i}.example.test`] });
+    await Promise.all([a.runOnce(), b.runOnce()]);
+    expect(w.ca.issued).toBe(40);
+    await Promise.all([a.start(), b.start()]);
+    await w.clock.advance('25d');
+    // Each certificate renewed exactly once in 25 days (30-day lifetime, renewal at 2/3 ± 1/20).
+    expect(w.ca.issued).toBe(80);
+    expect(w.count('error')).toBe(0);
+    await Promise.all([a.stop(), b.stop()]);
+  });
+
+  it('renews with the same key under rotate: never, and with a new key under rotate: always', async () => {
+    const w = await world(30);
+    const s = w.make();
+    await s.track({ id: 'same', authority: 'test', subjectAltNames: ['same.example.test'], key: { rotate: 'never' } });
+    await s.track({ id: 'new', authority: 'test', subjectAltNames: ['new.example.test'], key: { rotate: 'always', algorithm: 'ECDSA-P384' } });
+    await s.start();
+    const before = { same: (await s.get('same'))!, fresh: (await s.get('new'))! };
+    await w.clock.advance('25d');
+    const after = { same: (await s.get('same'))!, fresh: (await s.get('new'))! };
+    expect(after.same.certificate!.serialNumber).not.toBe(before.same.certificate!.serialNumber);
+    expect(after.same.certificate!.keyId).toBe(before.same.certificate!.keyId);
+    expect(after.fresh.certificate!.keyId).not.toBe(before.fresh.certificate!.keyId);
+    expect(parseCertificate(after.fresh.certificate!.chainPem).publicKey.curve).toBe('P-384');
+    await s.stop();
+  });
+
+  it('defers orders beyond the per-authority rate limit instead of flooding the CA', async () => {
+    const w = await world();
+    const s = w.make({ rateLimits: { test: { burst: 5, perHour: 10 } } });
+    for (let i = 0; i < 20; i++) await s.track({ id: `c${i}`, authority: 'test', subjectAltNames: [`c${i}.example.test`] });
+    await s.start();
+    expect(w.ca.issued).toBe(5);
+    await w.clock.advance('30m');
+    expect(w.ca.issued).toBe(10);
+    await w.clock.advance('1h');
+    expect(w.ca.issued).toBe(20);
+    await s.stop();
+  });
+
+  it('explains the next action and the rule behind it', async () => {
+    const w = await world();
+    const s = w.make();
+    await s.track({ id: 'api', authority: 'test', subjectAltNames: ['api.example.test'], renewal: { before: '30d', jitterRatio: 0 } });
+    expect((await s.explain('api')).action).toBe('issue');
+    await s.runOnce();
+    const e = await s.explain('api');
+    expect(e.action).toBe('renew');
+    expect(e.rule).toBe('before');
+    expect(e.at!.getTime()).toBe((await s.get('api'))!.certificate!.notAfter.getTime() - 30 * D);
+    expect(e.reason).toMatch(/30d before expiry/);
+    await expect(s.explain('nope')).rejects.toBeInstanceOf(NotFoundError);
+  });
+
+  it('renewNow renews at once; a dry run issues through the authority and stores nothing', async () => {
+    const w = await world();
+    const s = w.make();
+    await s.track({ id: 'api', authority: 'test', subjectAltNames: ['api.example.test'] });
+    await s.runOnce();
+    const first = (await s.get('api'))!.certificate!.serialNumber;
+    const dry = await s.renewNow('api', { dryRun: true });
+    expect(dry.subjectAltNames).toEqual(['dns:api.example.test']);
+    expect(dry.serialNumber).not.toBe(first);
+    expect((await s.get('api'))!.certificate!.serialNumber).toBe(first);
+    const now = await s.renewNow('api');
+    expect(now.certificate!.serialNumber).not.toBe(first);
+    expect(await w.store.history('api')).toHaveLength(1);
+  });
+
+  it('revokes after replacing by default, at once for key compromise, and never renews a revoked certificate', async () => {
+    const w = await world();
+    const s = w.make();
+    for (const id of ['a', 'b', 'c']) await s.track({ id, authority: 'test', subjectAltNames: [`${id}.example.test`], key: { rotate: 'never' } });
+    await s.runOnce();
+    const serial = async (id: string) => (await s.get(id))!.certificate!.serialNumber;
+    const a0 = await serial('a');
+    await s.revoke('a', 'superseded');
+    expect(await serial('a')).not.toBe(a0);
+    expect(w.ca.isRevoked(a0)).toBe(true);
+    const b0 = await s.get('b');
+    await s.revoke('b', 'keyCompromise');
+    const b1 = await s.get('b');
+    expect(w.ca.isRevoked(b0!.certificate!.serialNumber)).toBe(true);
+    expect(b1!.certificate!.keyId).not.toBe(b0!.certificate!.keyId); // a new key despite rotate: never
+    await s.revoke('c', 'cessationOfOperation', { replace: false });
+    expect((await s.get('c'))!.status).toBe('revoked');
+    await s.start();
+    await w.clock.advance('200d');
+    expect(w.ca.requests.filter((r) => r.id === 'c' && r.op !== 'revoke').length).toBe(1);
+    await expect(s.renewNow('c')).rejects.toThrow(/revoked/);
+    expect(w.count('certificate.revoked')).toBe(3);
+    await s.stop();
+  });
+
+  it('keeps working when a listener throws, and reports it on the error event', async () => {
+    const w = await world();
+    const s = w.make();
+    s.on('renewal.succeeded', () => {
+      throw new Error('listener bug');
+    });
+    await s.track({ id: 'api', authority: 'test', subjectAltNames: ['api.example.test'] });
+    await s.runOnce();
+    expect((await s.get('api'))!.certificate).toBeDefined();
+    const err = w.events.find((e) => e.name === 'error');
+    expect(String(err?.p.message)).toMatch(/listener bug/);
+  });
+
+  it('never puts private key material in event payloads', async () => {
+    const w = await world(30);
+    const s = w.make();
+    await s.track({ id: 'api', authority: 'test', subjectAltNames: ['api.example.test'] });
+    await s.start();
+    await w.clock.advance('60d');
+    await s.stop();
+    const text = JSON.stringify(w.events);
+    expect(text).not.toMatch(/PRIVATE KEY/);
+    for (const e of w.events) for (const v of Object.values(e.p)) expect(v instanceof CryptoKey).toBe(false);
+  });
+
+  it('rejects a duplicate id and an unknown authority with typed errors', async () => {
+    const w = await world();
+    const s = w.make();
+    await s.track({ id: 'api', authority: 'test', subjectAltNames: ['api.example.test'] });
+    await expect(s.track({ id: 'api', authority: 'test', subjectAltNames: ['x.example.test'] })).rejects.toBeInstanceOf(ConflictError);
+    await expect(s.track({ id: 'x', authority: 'nope', subjectAltNames: ['x.example.test'] })).rejects.toThrow(/no authority named "nope"/);
+  });
+
+  it('stop() leaves no timer behind on the system clock', async () => {
+    const w = await world();
+    const s = createSteward({ store: w.store, authorities: { test: w.ca }, keys: w.keys });
+    const before = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    await s.start();
+    await s.stop();
+    const after = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    expect(after).toBeLessThanOrEqual(before);
+  });
+});
