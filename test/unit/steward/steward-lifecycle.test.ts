@@ -67,4 +67,40 @@ describe('the steward on memory adapters', () => {
     expect(ca.issued).toBe(2);
     await steward.stop();
   });
+
+  it('rides out a three-day CA outage: retries with backoff, reports every failure, recovers, none expires', async () => {
+    const clock = new ManualClock('2026-01-01T00:00:00Z');
+    const keys = new MemoryKeyStore();
+    const ca = await TestAuthority.create({ keys, clock, defaultLeafLifetimeMs: 30 * 86_400_000 });
+    const steward = createSteward({ store: new MemoryStore(), authorities: { test: ca }, keys, clock, pollIntervalMs: null });
+    const failed: StewardEvents['renewal.failed'][] = [];
+    const expired: unknown[] = [];
+    steward.on('renewal.failed', (e) => void failed.push(e));
+    steward.on('certificate.expired', (e) => void expired.push(e));
+    for (let i = 0; i < 60; i++) await steward.track({ id: `c${i}`, authority: 'test', subjectAltNames: [`c${i}.example.test`] });
+    await steward.start();
+    const day = 86_400_000;
+    const t0 = clock.now().getTime();
+    // Renewals fall around day 20 (± 1.5): the CA is down from day 18 to day 21, without saying until when.
+    clock.setTimer(new Date(t0 + 18 * day), () => void ca.failNext(1_000_000));
+    clock.setTimer(new Date(t0 + 21 * day), () => void ca.failNext(0));
+    await clock.advance('40d');
+    const view = await steward.list();
+    expect(view.every((v) => v.renewal.phase === 'activated')).toBe(true);
+    expect(expired).toEqual([]);
+    expect(failed.length).toBeGreaterThan(60);
+    const outageEnd = t0 + 21 * day;
+    for (const f of failed) {
+      expect(f.at.getTime()).toBeGreaterThanOrEqual(t0 + 18 * day);
+      expect(f.at.getTime()).toBeLessThan(outageEnd);
+      const delay = f.nextAttemptAt.getTime() - f.at.getTime();
+      expect(delay).toBeLessThanOrEqual(3_600_000 * 2 ** (f.attempt - 1));
+    }
+    // Everything that failed was renewed within the largest backoff step after the outage ended.
+    const lastAttempt = Math.max(...failed.map((f) => f.attempt));
+    expect(lastAttempt).toBeGreaterThan(3);
+    const renewedAfter = (await steward.list()).map((v) => v.certificate!.notBefore.getTime());
+    for (const t of renewedAfter) expect(t).toBeLessThan(outageEnd + 3_600_000 * 2 ** lastAttempt);
+    await steward.stop();
+  });
 });
