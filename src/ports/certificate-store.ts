@@ -119,6 +119,12 @@ export interface ListFilter {
   readonly after?: string;
 }
 
+/** What {@link CertificateStore.create} takes: a record without the fields the store owns. */
+export type NewCertificateRecord = Omit<CertificateRecord, 'revision' | 'createdAt' | 'updatedAt' | 'lease'>;
+
+/** Counts by expiry status of the current certificate; `none`: not issued yet. */
+export type ExpiryCounts = Record<'ok' | 'warning' | 'critical' | 'expired' | 'none', number>;
+
 /** Extra writes that happen in the same transaction as an update. */
 export interface UpdateExtras {
   /** Audit events describing the change. */
@@ -141,6 +147,20 @@ export interface StoreCallOptions {
  * names the revision it expects ({@link ConflictError} otherwise), so a
  * process that lost its lease can never overwrite the work of the one that
  * took over.
+ *
+ * Semantics every implementation keeps (the contract suite checks them):
+ * - ids are compared and ordered as binary strings (`'B' < 'a'`; PostgreSQL
+ *   needs `COLLATE "C"`), which keyset pagination relies on;
+ * - Dates come back as `Date` objects with millisecond precision, whatever the
+ *   backend returns (SQLite gives strings, PostgreSQL Dates);
+ * - `spec.renewal`, `labels` and `AuditEvent.data` are JSON-safe plain data;
+ * - `update`/`delete` of an id that is not stored is a {@link ConflictError}
+ *   with `actualRevision` undefined (a deleted record is a lost race, like a
+ *   stale revision), and a failed write writes nothing: no audit, no archive;
+ * - the store owns `revision`, `createdAt` and `updatedAt`; `update` writes
+ *   the `lease` the caller passes (undefined releases it);
+ * - a call whose signal is already aborted rejects with `signal.reason` and
+ *   has no effect.
  */
 export interface CertificateStore {
   /** The record, or undefined. */
@@ -150,7 +170,7 @@ export interface CertificateStore {
   /** Stores a new record at revision 1.
    *  @throws {@link ConflictError} when the id exists. */
   create(
-    record: Omit<CertificateRecord, 'revision' | 'createdAt' | 'updatedAt' | 'lease'>,
+    record: NewCertificateRecord,
     now: Date,
     extras?: UpdateExtras,
     options?: StoreCallOptions,
@@ -167,15 +187,22 @@ export interface CertificateStore {
   /**
    * Atomically hands out up to `limit` records whose `nextActionAt` ≤ `now`
    * and that hold no live lease, each leased to `owner` until `now + leaseMs`
-   * and bumped to a new revision (the fencing token). Earliest first.
+   * and bumped to a new revision (the fencing token). Earliest first (ties by
+   * id). `leaseMs` must be > 0; `limit: 0` claims nothing. Nobody, not even
+   * the owner, can claim a record while its lease is live.
    */
   claimDue(now: Date, owner: string, leaseMs: number, limit: number, options?: StoreCallOptions): Promise<CertificateRecord[]>;
-  /** The earliest time any record needs attention (its nextActionAt, or its lease's end), or undefined. */
+  /**
+   * The earliest moment `claimDue` could hand out a record: the minimum, over
+   * active records with a non-null nextActionAt, of max(nextActionAt,
+   * lease.until while a lease is held). Undefined when nothing is scheduled.
+   * It may be in the past.
+   */
   nextDueAt(options?: StoreCallOptions): Promise<Date | undefined>;
   /** Past certificates of `id`, newest first. */
   history(id: string, options?: StoreCallOptions): Promise<IssuedCertificate[]>;
   /** Audit events of `id`, oldest first. */
   audit(id: string, options?: StoreCallOptions): Promise<AuditEvent[]>;
   /** Counts of active records by the status of their current certificate at `now` (for fleet dashboards). */
-  countExpiring?(now: Date, thresholds: { warningMs: number; criticalMs: number }, options?: StoreCallOptions): Promise<Record<string, number>>;
+  countExpiring?(now: Date, thresholds: { warningMs: number; criticalMs: number }, options?: StoreCallOptions): Promise<ExpiryCounts>;
 }

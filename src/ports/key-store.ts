@@ -56,8 +56,11 @@ export interface KeyStore {
    *  @throws {@link KeyStoreError} when the store cannot generate it. */
   generate(spec: KeySpec, options?: { signal?: AbortSignal }): Promise<KeyHandle>;
   /** Loads a key from its reference.
-   *  @throws {@link KeyStoreError} with `reason: 'not-found'` when the key is gone, `'wrong-kek'` when it cannot be unsealed. */
+   *  @throws {@link KeyStoreError} with `reason`: `'not-found'` when the key is gone, `'wrong-kek'` when it was
+   *  sealed under a key-encryption key this store does not have, `'corrupt'` when the reference or its sealed
+   *  data was altered, `'unsupported'` for a reference made by another kind of store or an unknown algorithm. */
   load(ref: KeyRef, options?: { signal?: AbortSignal }): Promise<KeyHandle>;
-  /** Destroys the key. Destroying a key that is already gone succeeds. */
+  /** Destroys the key. Destroying a key that is already gone succeeds; a reference made by another
+   *  kind of store is refused (`'unsupported'`), so a key is never reported destroyed that was not. */
   destroy(ref: KeyRef, options?: { signal?: AbortSignal }): Promise<void>;
 }

@@ -11,7 +11,9 @@ import type {
   CertificateRecord,
   CertificateStore,
   IssuedCertificate,
+  ExpiryCounts,
   ListFilter,
+  NewCertificateRecord,
   StoreCallOptions,
   UpdateExtras,
 } from '../ports/certificate-store.js';
@@ -93,9 +95,7 @@ export interface MemoryStoreFault {
   readonly afterWrite?: boolean;
 }
 
-type ExpiryCounts = Record<'ok' | 'warning' | 'critical' | 'expired' | 'none', number>;
 
-type NewRecord = Omit<CertificateRecord, 'revision' | 'createdAt' | 'updatedAt' | 'lease'>;
 
 interface PendingFault {
   remaining: number;
@@ -292,7 +292,7 @@ export class MemoryStore implements CertificateStore {
    * @throws {@link ConfigError} when `now` or `nextActionAt` is not a valid Date or the id is empty.
    */
   async create(
-    record: Omit<CertificateRecord, 'revision' | 'createdAt' | 'updatedAt' | 'lease'>,
+    record: NewCertificateRecord,
     now: Date,
     extras?: UpdateExtras,
     options?: StoreCallOptions,
@@ -436,7 +436,7 @@ export class MemoryStore implements CertificateStore {
     now: Date,
     thresholds: { warningMs: number; criticalMs: number },
     options?: StoreCallOptions,
-  ): Promise<Record<'ok' | 'warning' | 'critical' | 'expired' | 'none', number>> {
+  ): Promise<ExpiryCounts> {
     return this.#call({ method: 'countExpiring' }, options, () => {
       assertTime(now, 'countExpiring', 'now');
       const t = now.getTime();
@@ -502,7 +502,7 @@ export class MemoryStore implements CertificateStore {
  * dictionary mode, which made every O(n) scan about 40 times slower.
  */
 function toStored(
-  source: NewRecord,
+  source: NewCertificateRecord,
   revision: number,
   createdAt: Date,
   updatedAt: Date,
@@ -563,7 +563,7 @@ function assertCount(value: number, method: string, name: string): void {
   }
 }
 
-function assertRecord(record: NewRecord, method: string): void {
+function assertRecord(record: NewCertificateRecord, method: string): void {
   if (typeof record.id !== 'string' || record.id === '') {
     throw new ConfigError('record.id', record.id, `MemoryStore.${method}: record.id must be a non-empty string`);
   }

@@ -11,6 +11,7 @@ import type {
   CertificateStore,
   IssuedCertificate,
   ListFilter,
+  NewCertificateRecord,
 } from '../../ports/certificate-store.js';
 import type { KeyRef } from '../../ports/key-store.js';
 
@@ -62,7 +63,6 @@ export interface StoreContractOptions {
   readonly name?: string;
 }
 
-type NewRecord = Omit<CertificateRecord, 'revision' | 'createdAt' | 'updatedAt' | 'lease'>;
 
 const SECOND = 1_000;
 const MINUTE = 60 * SECOND;
@@ -94,7 +94,7 @@ function issued(serialNumber: string, notBefore: Date, notAfter: Date): IssuedCe
 }
 
 /** The smallest valid record: no certificate yet, nothing scheduled. */
-function newRecord(id: string, fields: Partial<NewRecord> = {}): NewRecord {
+function newRecord(id: string, fields: Partial<NewCertificateRecord> = {}): NewCertificateRecord {
   return {
     id,
     status: 'active',
@@ -112,12 +112,12 @@ function newRecord(id: string, fields: Partial<NewRecord> = {}): NewRecord {
 }
 
 /** A record due at `nextActionAt`. */
-function dueRecord(id: string, nextActionAt: Date, fields: Partial<NewRecord> = {}): NewRecord {
+function dueRecord(id: string, nextActionAt: Date, fields: Partial<NewCertificateRecord> = {}): NewCertificateRecord {
   return newRecord(id, { nextActionAt: new Date(nextActionAt), ...fields });
 }
 
 /** A record with every optional field set, nested Dates at millisecond precision. */
-function fullRecord(id: string): NewRecord {
+function fullRecord(id: string): NewCertificateRecord {
   return {
     id,
     status: 'active',
@@ -260,7 +260,7 @@ export function describeCertificateStore(
 
   const ids = (records: readonly CertificateRecord[]): string[] => records.map((r) => r.id);
 
-  const createAll = async (store: CertificateStore, records: readonly NewRecord[]): Promise<CertificateRecord[]> => {
+  const createAll = async (store: CertificateStore, records: readonly NewCertificateRecord[]): Promise<CertificateRecord[]> => {
     const out: CertificateRecord[] = [];
     for (const r of records) out.push(await store.create(r, NOW));
     return out;
@@ -367,7 +367,7 @@ export function describeCertificateStore(
           createdAt: at(-DAY),
           updatedAt: at(-DAY),
           lease: { owner: 'intruder', until: at(DAY) },
-        } as NewRecord;
+        } as NewCertificateRecord;
         const created = await store.create(sneaky, NOW);
         expect(created.revision).toBe(1);
         expectDate(created.createdAt, NOW);
