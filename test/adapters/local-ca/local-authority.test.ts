@@ -17,48 +17,25 @@ import { buildCsr, readCsr, type SubjectAltName } from '../../../src/pki/csr.js'
 import { keyMatchesCertificate } from '../../../src/pki/key-match.js';
 import { toPem } from '../../../src/pki/pem.js';
 import type { IssueRequest } from '../../../src/ports/certificate-authority.js';
-import type { KeyAlgorithm, KeyHandle, KeyRef, KeyStore } from '../../../src/ports/key-store.js';
+import type { KeyAlgorithm, KeyHandle, KeyRef, KeySpec, KeyStore } from '../../../src/ports/key-store.js';
 import { systemClock } from '../../../src/steward/system-clock.js';
 import { ManualClock } from '../../../src/testing/manual-clock.js';
+import { MemoryKeyStore } from '../../../src/testing/memory-key-store.js';
 import { openssl } from '../../unit/pki/openssl-cli.js';
 
-/** A key store of WebCrypto keys in a Map; private keys are not extractable, as in an HSM. Counts calls. */
-class MapKeyStore implements KeyStore {
-  readonly kind = 'map';
-  readonly #keys = new Map<string, KeyHandle>();
+/** The memory key store, counting calls and able to run out of room. */
+class MapKeyStore extends MemoryKeyStore {
   readonly loaded: string[] = [];
   failGenerateAfter = Infinity;
   generated = 0;
-  async generate(spec: { algorithm: KeyAlgorithm; label?: string }): Promise<KeyHandle> {
+  override async generate(spec: KeySpec): Promise<KeyHandle> {
     if (this.generated >= this.failGenerateAfter) throw new KeyStoreError('unavailable', 'the test key store is full');
     this.generated++;
-    const params: Record<KeyAlgorithm, AlgorithmIdentifier | RsaHashedKeyGenParams | EcKeyGenParams> = {
-      'ECDSA-P256': { name: 'ECDSA', namedCurve: 'P-256' },
-      'ECDSA-P384': { name: 'ECDSA', namedCurve: 'P-384' },
-      'RSA-2048': { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' },
-      'RSA-3072': { name: 'RSASSA-PKCS1-v1_5', modulusLength: 3072, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' },
-      'RSA-4096': { name: 'RSASSA-PKCS1-v1_5', modulusLength: 4096, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' },
-      Ed25519: { name: 'Ed25519' },
-    };
-    const pair = (await crypto.subtle.generateKey(params[spec.algorithm], false, ['sign', 'verify'])) as CryptoKeyPair;
-    const spki = new Uint8Array(await crypto.subtle.exportKey('spki', pair.publicKey));
-    const spkiSha256 = Buffer.from(await crypto.subtle.digest('SHA-256', spki)).toString('hex');
-    const ref: KeyRef = { store: this.kind, id: crypto.randomUUID(), algorithm: spec.algorithm, spkiSha256 };
-    const handle: KeyHandle = { ref, algorithm: spec.algorithm, crypto, publicKey: pair.publicKey, privateKey: pair.privateKey, exportable: false };
-    this.#keys.set(ref.id, handle);
-    return handle;
+    return super.generate(spec);
   }
-  async load(ref: KeyRef): Promise<KeyHandle> {
+  override async load(ref: KeyRef): Promise<KeyHandle> {
     this.loaded.push(ref.id);
-    const h = this.#keys.get(ref.id);
-    if (!h) throw new KeyStoreError('not-found', `no key ${ref.id}`);
-    return h;
-  }
-  async destroy(ref: KeyRef): Promise<void> {
-    this.#keys.delete(ref.id);
-  }
-  get size(): number {
-    return this.#keys.size;
+    return super.load(ref);
   }
 }
 

@@ -1,49 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import { AuthorityError, ConfigError, KeyStoreError } from '../../../src/errors.js';
+import { AuthorityError, ConfigError } from '../../../src/errors.js';
 import { parseCertificate } from '../../../src/pki/certificate.js';
 import { verifyChain } from '../../../src/pki/chain.js';
 import { buildCsr } from '../../../src/pki/csr.js';
 import type { IssueRequest, IssueResult } from '../../../src/ports/certificate-authority.js';
-import type { KeyAlgorithm, KeyHandle, KeyRef, KeyStore } from '../../../src/ports/key-store.js';
+import type { KeyStore } from '../../../src/ports/key-store.js';
 import { describeCertificateAuthority } from '../../../src/testing/contracts/authority-contract.js';
 import { ManualClock } from '../../../src/testing/manual-clock.js';
+import { MemoryKeyStore } from '../../../src/testing/memory-key-store.js';
 import { TestAuthority } from '../../../src/testing/test-authority.js';
 
-/** A key store of WebCrypto keys in a Map; private keys are not extractable, as in an HSM. */
-class MapKeyStore implements KeyStore {
-  readonly kind = 'map';
-  readonly #keys = new Map<string, KeyHandle>();
-  async generate(spec: { algorithm: KeyAlgorithm; label?: string }): Promise<KeyHandle> {
-    const params: Record<KeyAlgorithm, AlgorithmIdentifier | RsaHashedKeyGenParams | EcKeyGenParams> = {
-      'ECDSA-P256': { name: 'ECDSA', namedCurve: 'P-256' },
-      'ECDSA-P384': { name: 'ECDSA', namedCurve: 'P-384' },
-      'RSA-2048': { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' },
-      'RSA-3072': { name: 'RSASSA-PKCS1-v1_5', modulusLength: 3072, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' },
-      'RSA-4096': { name: 'RSASSA-PKCS1-v1_5', modulusLength: 4096, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' },
-      Ed25519: { name: 'Ed25519' },
-    };
-    const pair = (await crypto.subtle.generateKey(params[spec.algorithm], false, ['sign', 'verify'])) as CryptoKeyPair;
-    const spki = new Uint8Array(await crypto.subtle.exportKey('spki', pair.publicKey));
-    const spkiSha256 = Buffer.from(await crypto.subtle.digest('SHA-256', spki)).toString('hex');
-    const ref: KeyRef = { store: this.kind, id: crypto.randomUUID(), algorithm: spec.algorithm, spkiSha256 };
-    const handle: KeyHandle = { ref, algorithm: spec.algorithm, crypto, publicKey: pair.publicKey, privateKey: pair.privateKey, exportable: false };
-    this.#keys.set(ref.id, handle);
-    return handle;
-  }
-  async load(ref: KeyRef): Promise<KeyHandle> {
-    const h = this.#keys.get(ref.id);
-    if (!h) throw new KeyStoreError('not-found', `no key ${ref.id}`);
-    return h;
-  }
-  async destroy(ref: KeyRef): Promise<void> {
-    this.#keys.delete(ref.id);
-  }
-}
 
 const START = '2030-01-01T00:00:00Z';
 
-async function setup(): Promise<{ keys: MapKeyStore; clock: ManualClock; ca: TestAuthority }> {
-  const keys = new MapKeyStore();
+async function setup(): Promise<{ keys: MemoryKeyStore; clock: ManualClock; ca: TestAuthority }> {
+  const keys = new MemoryKeyStore();
   const clock = new ManualClock(START);
   return { keys, clock, ca: await TestAuthority.create({ keys, clock }) };
 }
