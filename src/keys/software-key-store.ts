@@ -10,6 +10,7 @@ import { KEK_BYTES, KekRing, type KekInput } from './kek.js';
 import { generateKeyPair, isKeyAlgorithm, keyAlgorithmParams } from './key-algorithms.js';
 import { sealPrivateKey, unsealPrivateKey } from './sealed-key.js';
 import { spkiSha256 } from './spki-sha256.js';
+import { assertOwnKeyRef } from './own-key-ref.js';
 
 /**
  * Options of {@link SoftwareKeyStore}.
@@ -212,7 +213,7 @@ export class SoftwareKeyStore implements KeyStore {
    */
   async destroy(ref: KeyRef, options?: { signal?: AbortSignal }): Promise<void> {
     options?.signal?.throwIfAborted();
-    this.#checkKind(ref);
+    assertOwnKeyRef(ref, this.kind);
   }
 
   /**
@@ -241,21 +242,10 @@ export class SoftwareKeyStore implements KeyStore {
     }
   }
 
-  #checkKind(ref: KeyRef): void {
-    if (typeof ref !== 'object' || ref === null) {
-      throw new KeyStoreError('corrupt', `a key ref must be an object, got ${ref === null ? 'null' : typeof ref}`);
-    }
-    if (ref.store !== this.kind) {
-      throw new KeyStoreError(
-        'unsupported',
-        `key ${JSON.stringify(ref.id)} belongs to a "${String(ref.store)}" key store, not to this "${this.kind}" one`,
-      );
-    }
-  }
 
   /** Unseals, imports and checks the key of `ref` against `ref.spkiSha256`. */
   async #open(ref: KeyRef): Promise<Opened> {
-    this.#checkKind(ref);
+    assertOwnKeyRef(ref, this.kind);
     const name = JSON.stringify(ref.id);
     if (!isKeyAlgorithm(ref.algorithm)) {
       throw new KeyStoreError('unsupported', `key ${name} has an unsupported algorithm ${JSON.stringify(ref.algorithm)}`);

@@ -8,6 +8,7 @@ import { KeyStoreError } from '../errors.js';
 import { generateKeyPair, isKeyAlgorithm, keyAlgorithmParams } from '../keys/key-algorithms.js';
 import { spkiSha256 } from '../keys/spki-sha256.js';
 import type { KeyHandle, KeyRef, KeySpec, KeyStore } from '../ports/key-store.js';
+import { assertOwnKeyRef } from '../keys/own-key-ref.js';
 
 /**
  * Options of {@link MemoryKeyStore}.
@@ -135,24 +136,13 @@ export class MemoryKeyStore implements KeyStore {
    */
   async destroy(ref: KeyRef, options?: { signal?: AbortSignal }): Promise<void> {
     options?.signal?.throwIfAborted();
-    this.#checkKind(ref);
+    assertOwnKeyRef(ref, this.kind);
     this.#keys.delete(ref.id);
   }
 
-  #checkKind(ref: KeyRef): void {
-    if (typeof ref !== 'object' || ref === null) {
-      throw new KeyStoreError('corrupt', `a key ref must be an object, got ${ref === null ? 'null' : typeof ref}`);
-    }
-    if (ref.store !== this.kind) {
-      throw new KeyStoreError(
-        'unsupported',
-        `key ${JSON.stringify(ref.id)} belongs to a "${String(ref.store)}" key store, not to this "${this.kind}" one`,
-      );
-    }
-  }
 
   #checkRef(ref: KeyRef): void {
-    this.#checkKind(ref);
+    assertOwnKeyRef(ref, this.kind);
     if (!isKeyAlgorithm(ref.algorithm)) {
       throw new KeyStoreError('unsupported', `key ${JSON.stringify(ref.id)} has an unsupported algorithm ${JSON.stringify(ref.algorithm)}`);
     }
