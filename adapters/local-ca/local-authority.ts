@@ -24,6 +24,9 @@ import type { KeyAlgorithm, KeyHandle, KeyRef, KeyStore } from '../../src/ports/
 import { locateFields, parseCertificate, type CertificateInfo } from '../../src/pki/certificate.js';
 import { readCsr, signingAlgorithmFor, type CsrInfo, type SubjectAltName } from '../../src/pki/csr.js';
 import { readTlv } from '../../src/pki/der.js';
+import { bitString, explicit, sequence, smallInteger, unsignedInteger, x509Time } from '../../src/pki/der-writer.js';
+import { keyIdentifier, signWith } from '../../src/pki/key-signer.js';
+import { encodeGeneralNames, encodeName, endEntityExtensions as encodeEndEntityExtensions, signatureAlgorithm } from '../../src/pki/x509-encode.js';
 import { decodeGeneralNames, type GeneralName } from '../../src/pki/general-name.js';
 import { keyMatchesCertificate } from '../../src/pki/key-match.js';
 import { toPem } from '../../src/pki/pem.js';
@@ -119,9 +122,8 @@ function sanJson(names: readonly SubjectAltName[]): { type: 'dns' | 'ip' | 'emai
 }
 
 /** The names as certsteward's parser reports them (IPs in RFC 5952 form), for comparison. */
-function canonicalNames(x509: X509, names: readonly SubjectAltName[]): GeneralName[] {
-  const ext = new x509.SubjectAlternativeNameExtension(sanJson(names));
-  const der = new Uint8Array(ext.value);
+function canonicalNames(names: readonly SubjectAltName[]): GeneralName[] {
+  const der = encodeGeneralNames(names);
   return decodeGeneralNames(der, readTlv(der, 0, der.length));
 }
 
@@ -439,11 +441,10 @@ export class LocalAuthority implements CertificateAuthority {
         `the CSR of "${request.id}" is not validly signed by its own key (${csr.signatureAlgorithm}): it was altered, or signed with another key`,
       );
     }
-    const spki = Uint8Array.from(csr.publicKeySpkiDer);
-    const x509 = await this.#lib();
+    const spki = csr.publicKeySpkiDer;
     let names: GeneralName[];
     try {
-      names = canonicalNames(x509, request.subjectAltNames);
+      names = canonicalNames(request.subjectAltNames);
     } catch (e) {
       throw refused(`the subject alternative names of "${request.id}" cannot be encoded: ${(e as Error).message}`, e);
     }
@@ -468,43 +469,47 @@ export class LocalAuthority implements CertificateAuthority {
     }
     const notBefore = startFrom(nowDate);
     const notAfter = new Date(Math.min(notBefore.getTime() + Math.min(requested, this.#maxLeafLifetimeMs), caEnd));
-    let extensions: InstanceType<X509['Extension']>[];
-    try {
-      extensions = await endEntityExtensions(x509, {
-        names: request.subjectAltNames,
-        rsa: csr.publicKeyAlgorithm === 'RSA',
-        spki,
-        emptySubject: !commonName,
-        authorityKeyId: this.#intermediate.info.subjectKeyIdentifier,
-      });
-    } catch (e) {
-      throw refused(`the certificate for "${request.id}" cannot be encoded: ${(e as Error).message}`, e);
-    }
     options.signal?.throwIfAborted();
-    let leaf: InstanceType<X509['X509Certificate']>;
+    // The leaf is encoded directly (no ASN.1 object model): this is the hot
+    // path of every renewal.
+    let der: Uint8Array;
     try {
-      leaf = await x509.X509CertificateGenerator.create(
-        {
-          serialNumber: newSerial(this.#randomBytes),
-          ...(commonName ? { subject: new x509.Name([{ CN: [commonName] }]) } : {}),
-          issuer: new x509.Name(subjectDer(this.#intermediate.info)),
-          notBefore,
-          notAfter,
-          publicKey: spki,
-          signingKey: this.#signer.privateKey,
-          signingAlgorithm: { ...signingAlgorithmFor(this.#signer.algorithm) },
-          extensions,
-        },
-        this.#signer.crypto,
+      const spkiTlv = readTlv(spki, 0, spki.length);
+      const alg = readTlv(spki, spkiTlv.contentStart, spkiTlv.end);
+      const keyBits = readTlv(spki, alg.end, spkiTlv.end);
+      const aki = this.#intermediate.info.subjectKeyIdentifier;
+      const tbs = sequence(
+        explicit(0, smallInteger(2)),
+        unsignedInteger(Buffer.from(newSerial(this.#randomBytes), 'hex')),
+        signatureAlgorithm(this.#signer.algorithm),
+        subjectDer(this.#intermediate.info),
+        sequence(x509Time(notBefore), x509Time(notAfter)),
+        encodeName(commonName),
+        spki,
+        explicit(
+          3,
+          sequence(
+            ...encodeEndEntityExtensions({
+              names: request.subjectAltNames,
+              rsa: csr.publicKeyAlgorithm === 'RSA',
+              subjectKeyId: keyIdentifier(spki.subarray(keyBits.contentStart + 1, keyBits.end)),
+              ...(aki ? { authorityKeyId: Buffer.from(aki, 'hex') } : {}),
+              emptySubject: !commonName,
+            }),
+          ),
+        ),
       );
+      const signature = await signWith(this.#signer, tbs);
+      der = sequence(tbs, signatureAlgorithm(this.#signer.algorithm), bitString(signature));
     } catch (e) {
-      if (isCertstewardError(e)) throw e;
+      if (isCertstewardError(e, 'config')) throw refused(`the certificate for "${request.id}" cannot be encoded: ${e.message}`, e);
+      if (isCertstewardError(e) && !isCertstewardError(e, 'key')) throw e;
       throw new AuthorityError('unavailable', `the local CA key could not sign the certificate for "${request.id}": ${(e as Error).message}`, {
         retryable: true,
         cause: e,
       });
     }
-    return { status: 'issued', chainPem: pemOf(leaf) + this.#intermediate.pem };
+    return { status: 'issued', chainPem: toPem(der) + this.#intermediate.pem };
   }
 
   /**

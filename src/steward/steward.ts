@@ -17,7 +17,7 @@ import {
   CertstewardError,
 } from '../errors.js';
 import { inProgress, transition, IDLE, type RenewalEvent } from '../lifecycle/renewal-machine.js';
-import { parseCertificates } from '../pki/certificate.js';
+import { parseCertificate, parseCertificates } from '../pki/certificate.js';
 import { buildCsr } from '../pki/csr.js';
 import { keyMatchesCertificate } from '../pki/key-match.js';
 import { parseDuration, type Duration } from '../policy/duration.js';
@@ -877,12 +877,15 @@ export class Steward {
   async #verifyIssued(chainPem: string, handle: KeyHandle, keyRef: KeyRef, now: Date): Promise<IssuedCertificate> {
     let leaf;
     try {
-      [leaf] = parseCertificates(chainPem);
+      leaf = parseCertificate(chainPem);
     } catch (e) {
       throw new AuthorityError('invalid-response', `the authority returned an unreadable chain: ${(e as Error).message}`, { retryable: true, cause: e });
     }
-    if (!leaf) throw new AuthorityError('invalid-response', 'the authority returned no certificate', { retryable: true });
-    if (!(await keyMatchesCertificate(handle.publicKey, leaf, { crypto: handle.crypto }))) {
+    // The key store records each key's SPKI fingerprint; without one, compare the keys themselves.
+    const matches = keyRef.spkiSha256
+      ? keyRef.spkiSha256 === leaf.publicKey.sha256
+      : await keyMatchesCertificate(handle.publicKey, leaf, { crypto: handle.crypto });
+    if (!matches) {
       throw new AuthorityError('invalid-response', 'the authority returned a certificate for another key', {
         retryable: true,
         cause: new KeyMismatchError(leaf.fingerprints.sha256, 'wrong key for certificate'),

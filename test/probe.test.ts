@@ -1,0 +1,20 @@
+import { it } from 'vitest';
+import { createSteward } from '../src/index.js';
+import { ManualClock } from '../src/testing/manual-clock.js';
+import { MemoryKeyStore } from '../src/testing/memory-key-store.js';
+import { MemoryStore } from '../src/testing/memory-store.js';
+import { TestAuthority } from '../src/testing/test-authority.js';
+it('probe', async () => {
+  const clock = new ManualClock('2026-01-01T00:00:00Z');
+  const keys = new MemoryKeyStore();
+  const ca = await TestAuthority.create({ keys, clock, defaultLeafLifetimeMs: 7 * 86_400_000 });
+  const steward = createSteward({ store: new MemoryStore(), authorities: { test: ca }, keys, clock, pollIntervalMs: null, concurrency: 8 });
+  for (let i = 0; i < 500; i++) await steward.track({ id: 'c' + i, authority: 'test', subjectAltNames: [`c${i}.example.test`] });
+  let t = performance.now();
+  await steward.start();
+  console.log('initial 500', performance.now() - t);
+  t = performance.now();
+  await clock.advance('30d');
+  console.log('30d', performance.now() - t, ca.issued);
+  await steward.stop();
+}, 120000);
