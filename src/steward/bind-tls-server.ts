@@ -62,8 +62,7 @@ export async function bindTlsServer(
     // A slower, older load must not overwrite a newer one.
     if (mine !== generation) return;
     server.setSecureContext({ ...options.context, cert: material.chainPem, key });
-    const leafSerial = /./.test(material.chainPem) ? (await steward.get(id))?.certificate?.serialNumber ?? '' : '';
-    options.onSwap?.({ id, serialNumber: leafSerial, notAfter: material.notAfter });
+    options.onSwap?.({ id, serialNumber: material.serialNumber, notAfter: material.notAfter });
   };
   await load();
   return steward.on('renewal.succeeded', async (e) => {

@@ -37,7 +37,7 @@ import type {
 } from '../ports/certificate-store.js';
 import type { Clock, TimerHandle } from '../ports/clock.js';
 import type { KeyAlgorithm, KeyHandle, KeyRef, KeyStore } from '../ports/key-store.js';
-import { announcementKey, dueAlert, effectiveThresholds, nextAlertAt, type ResolvedThresholds } from './alerts.js';
+import { dueAlert, effectiveThresholds, nextAlertAt, type ResolvedThresholds } from './alerts.js';
 import { StewardEmitter, type Listener } from './emitter.js';
 import type { StewardEventName, StewardEvents } from './events.js';
 import { systemClock } from './system-clock.js';
@@ -790,7 +790,7 @@ export class Steward {
       { certificateId: rec.id, at: now, type: 'renewal.failed', data: { attempt: renewal.failures, kind: error.kind, message: error.message } },
     ];
     let announced = rec.announced;
-    const overdueKey = rec.current ? announcementKey(rec.current, 'warning').replace(/warning$/, 'overdue') : undefined;
+    const overdueKey = rec.current ? `${rec.current.fingerprintSha256}:overdue` : undefined;
     const overdue = overdueKey !== undefined && !announced.includes(overdueKey) && rec.renewal.cause === 'scheduled';
     if (overdue) announced = [...announced, overdueKey];
     const written = await this.#write({ ...rec, renewal, announced, nextActionAt: nextAttemptAt, lease: undefined }, now, audit);
@@ -970,11 +970,11 @@ export class Steward {
    * The current certificate chain and key handle of `id`, for serving TLS.
    * @throws {@link NotFoundError} when the id is unknown or has no certificate yet.
    */
-  async tlsMaterial(id: string): Promise<{ chainPem: string; key: KeyHandle; notAfter: Date }> {
+  async tlsMaterial(id: string): Promise<{ chainPem: string; key: KeyHandle; serialNumber: string; notAfter: Date }> {
     const rec = await this.#o.store.get(id);
     if (!rec?.current) throw new NotFoundError(id, rec ? `"${id}" has no certificate yet` : undefined);
     const key = await this.#o.keys.load(rec.current.keyRef);
-    return { chainPem: rec.current.chainPem, key, notAfter: rec.current.notAfter };
+    return { chainPem: rec.current.chainPem, key, serialNumber: rec.current.serialNumber, notAfter: rec.current.notAfter };
   }
 
   /** Expiry status with the thresholds scaled to the certificate's lifetime, as alerts use them. */
