@@ -14,36 +14,9 @@ import { toPem } from '../../pki/pem.js';
 import type { CertificateAuthority, IssueRequest, IssueResult } from '../../ports/certificate-authority.js';
 import type { Clock } from '../../ports/clock.js';
 import type { KeyHandle } from '../../ports/key-store.js';
+import type { ContractTestApi } from './contract-api.js';
 
-/**
- * The assertions the contract suites use: a subset of Vitest's and Jest's `expect`.
- *
- * @example
- * ```ts
- * const assertion: ContractAssertion = expect(1) // Vitest's or Jest's expect fits
- * ```
- */
-export interface ContractAssertion {
-  toBe(expected: unknown): void;
-  toEqual(expected: unknown): void;
-}
 
-/**
- * The test-runner functions the contract suites use (`{ describe, it, expect }`
- * from Vitest or Jest; with `node:test`, pass its `describe` and `it` and a
- * small `expect` built on `node:assert`).
- *
- * @example
- * ```ts
- * import { describe, it, expect } from 'vitest'
- * const api: ContractTestApi = { describe, it, expect }
- * ```
- */
-export interface ContractTestApi {
-  describe(name: string, fn: () => void): unknown;
-  it(name: string, fn: () => Promise<void>): unknown;
-  expect(actual: unknown): ContractAssertion;
-}
 
 /**
  * What one contract test runs against: a fresh authority and the means to exercise it.

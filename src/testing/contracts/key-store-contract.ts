@@ -6,52 +6,9 @@
 import { createHash, createPublicKey, verify as nodeVerify } from 'node:crypto';
 import { isCertstewardError } from '../../errors.js';
 import type { KeyAlgorithm, KeyHandle, KeyRef, KeyStore } from '../../ports/key-store.js';
+import type { ContractAssertion, ContractTestApi } from './contract-api.js';
 
-/**
- * The assertions the contract uses: a subset of vitest's and Jest's `expect(x)`.
- *
- * @example
- * ```ts
- * import assert from 'node:assert'
- * const expect = (actual: unknown): KeyStoreContractMatchers => ({
- *   toBe: (expected) => assert.strictEqual(actual, expected),
- *   toEqual: (expected) => assert.deepStrictEqual(actual, expected),
- * })
- * ```
- */
-export interface KeyStoreContractMatchers {
-  toBe(expected: unknown): void;
-  toEqual(expected: unknown): void;
-}
 
-/**
- * The test functions the contract needs: vitest's and Jest's `describe`,
- * `it` and `expect` fit as they are; for `node:test` or mocha, pass thin
- * wrappers (`expect` needs `toBe`, which is `Object.is`, and `toEqual`, which
- * is deep equality).
- *
- * @example node:test
- * ```ts
- * import { describe, it } from 'node:test'
- * import assert from 'node:assert'
- * const runner: KeyStoreContractApi = {
- *   describe: (name, fn) => void describe(name, fn),
- *   it: (name, fn, timeoutMs) => void it(name, { timeout: timeoutMs }, fn),
- *   expect: (actual) => ({
- *     toBe: (expected) => assert.strictEqual(actual, expected),
- *     toEqual: (expected) => assert.deepStrictEqual(actual, expected),
- *   }),
- * }
- * const keys = new MemoryKeyStore()
- * describeKeyStore(runner, () => keys) // same instance: its keys live in it
- * ```
- */
-export interface KeyStoreContractApi {
-  describe(name: string, fn: () => void): unknown;
-  /** `timeoutMs` is passed as the third argument, where vitest and Jest take a time-out. */
-  it(name: string, fn: () => Promise<void>, timeoutMs?: number): unknown;
-  expect(actual: unknown): KeyStoreContractMatchers;
-}
 
 /**
  * Options of {@link describeKeyStore}.
@@ -203,7 +160,7 @@ async function secrecyProblems(handle: KeyHandle): Promise<string[]> {
  * ```
  */
 export function describeKeyStore(
-  t: KeyStoreContractApi,
+  t: ContractTestApi,
   make: () => Promise<KeyStore> | KeyStore,
   options: KeyStoreContractOptions = {},
 ): void {
@@ -215,7 +172,7 @@ export function describeKeyStore(
   const stateless = options.stateless ?? false;
   const timeoutMs = options.timeoutMs ?? 60_000;
   const it = (name: string, fn: () => Promise<void>): void => void t.it(name, fn, timeoutMs);
-  const expect = (actual: unknown): KeyStoreContractMatchers => t.expect(actual);
+  const expect = (actual: unknown): ContractAssertion => t.expect(actual);
 
   let store: Promise<KeyStore> | undefined;
   const theStore = (): Promise<KeyStore> => (store ??= Promise.resolve().then(make));

@@ -13,42 +13,10 @@ import type {
   ListFilter,
   NewCertificateRecord,
 } from '../../ports/certificate-store.js';
+import type { ContractTestApi } from './contract-api.js';
 import type { KeyRef } from '../../ports/key-store.js';
 
-/**
- * The assertions the contract uses, Jest-style: `toEqual` is recursive
- * equality that compares Dates by time and treats a property set to
- * `undefined` like a missing one (vitest's and Jest's `toEqual`).
- *
- * @example
- * ```ts
- * const matchers: StoreContractMatchers = expect(42)
- * ```
- */
-export interface StoreContractMatchers {
-  toBe(expected: unknown): void;
-  toEqual(expected: unknown): void;
-  toHaveLength(length: number): void;
-}
 
-/**
- * The parts of a test runner the contract needs (vitest, Jest, or your own
- * adapter over `node:test`). When `beforeEach` is given, each test's store is
- * made in it (so slow setup counts against hook time-outs); otherwise each
- * test calls `make()` itself.
- *
- * @example
- * ```ts
- * import { beforeEach, describe, expect, it } from 'vitest'
- * const api: StoreContractApi = { describe, it, expect, beforeEach }
- * ```
- */
-export interface StoreContractApi {
-  describe(name: string, fn: () => void): unknown;
-  it(name: string, fn: () => Promise<void>): unknown;
-  expect(actual: unknown): StoreContractMatchers;
-  beforeEach?(fn: () => Promise<void>): unknown;
-}
 
 /**
  * Options of {@link describeCertificateStore}.
@@ -228,7 +196,7 @@ function scribble(value: unknown): void {
  * ```
  */
 export function describeCertificateStore(
-  t: StoreContractApi,
+  t: ContractTestApi,
   make: () => Promise<CertificateStore> | CertificateStore,
   options: StoreContractOptions = {},
 ): void {

@@ -11,11 +11,8 @@ import { KeyStoreError } from '../../../src/errors.js';
 import { generateKeyPair, isKeyAlgorithm } from '../../../src/keys/key-algorithms.js';
 import { spkiSha256 } from '../../../src/keys/spki-sha256.js';
 import type { KeyAlgorithm, KeyHandle, KeyRef, KeySpec, KeyStore } from '../../../src/ports/key-store.js';
-import {
-  describeKeyStore,
-  type KeyStoreContractMatchers,
-  type KeyStoreContractApi,
-} from '../../../src/testing/contracts/key-store-contract.js';
+import type { ContractAssertion, ContractTestApi } from '../../../src/testing/contracts/contract-api.js';
+import { describeKeyStore } from '../../../src/testing/contracts/key-store-contract.js';
 
 interface Flaws {
   /** Writes the PKCS#8 into the ref (base64). */
@@ -89,12 +86,13 @@ interface Collected {
 /** A runner on node:assert that collects the contract's tests to run them by hand. */
 function collect(store: KeyStore, algorithms: KeyAlgorithm[]): Collected[] {
   const tests: Collected[] = [];
-  const runner: KeyStoreContractApi = {
+  const runner: ContractTestApi = {
     describe: (_name, fn) => fn(),
     it: (name, fn) => void tests.push({ name, fn }),
-    expect: (actual): KeyStoreContractMatchers => ({
+    expect: (actual): ContractAssertion => ({
       toBe: (expected) => strictEqual(actual, expected),
       toEqual: (expected) => deepStrictEqual(actual, expected),
+      toHaveLength: (n) => strictEqual((actual as { length: number }).length, n),
     }),
   };
   describeKeyStore(runner, () => store, { algorithms });
@@ -140,7 +138,7 @@ describe('describeKeyStore catches broken stores', () => {
   }
 
   it('refuses an algorithm it does not know, when the suite is declared', () => {
-    const runner = { describe: () => undefined, it: () => undefined, expect: () => ({ toBe() {}, toEqual() {} }) };
+    const runner = { describe: () => undefined, it: () => undefined, expect: () => ({ toBe() {}, toEqual() {}, toHaveLength() {} }) };
     expect(() => describeKeyStore(runner, () => new FlawedKeyStore(), { algorithms: ['DSA-1024' as KeyAlgorithm] })).toThrow(/DSA-1024/);
   });
 });
