@@ -46,7 +46,7 @@ export { expiryStatus, resolveThresholds } from './policy/expiry.js';
 export type { ExpiryStatus, ExpiryThresholds, ExpiryReport, ValidityWindow } from './policy/expiry.js';
 export { renewalTime } from './policy/renewal-time.js';
 export type { RenewalPolicy, RenewalRule, RenewalTime } from './policy/renewal-time.js';
-export { retryDelay } from './policy/retry-delay.js';
+export { capBeforeExpiry, retryDelay } from './policy/retry-delay.js';
 export type { RetryPolicy, RetryContext } from './policy/retry-delay.js';
 export { stableUniform } from './policy/jitter.js';
 

@@ -22,10 +22,10 @@ import type { KeyRef } from '../ports/key-store.js';
 export type RenewalEvent =
   | { readonly type: 'start'; readonly cause: RenewalCause; readonly at: Date }
   | { readonly type: 'key-ready'; readonly keyRef: KeyRef }
-  | { readonly type: 'submitted'; readonly orderRef: string }
+  | { readonly type: 'submitted'; readonly orderRef: string; readonly at: Date }
   | { readonly type: 'issued'; readonly issued: IssuedCertificate }
   | { readonly type: 'activated' }
-  | { readonly type: 'failed'; readonly error: StepError }
+  | { readonly type: 'failed'; readonly error: StepError; readonly nextAttemptAt: Date }
   | { readonly type: 'retry' }
   | { readonly type: 'cancel' };
 
@@ -72,23 +72,37 @@ export function transition(state: RenewalState, event: RenewalEvent): RenewalSta
     case 'key-ready':
       return { ...clean(state), phase: 'key-ready', keyRef: event.keyRef };
     case 'submitted':
-      return { ...clean(state), phase: 'submitted', orderRef: event.orderRef };
+      // Polling the same order keeps its submission time; a new order starts a new one.
+      return {
+        ...clean(state),
+        phase: 'submitted',
+        orderRef: event.orderRef,
+        submittedAt: state.orderRef === event.orderRef && state.submittedAt ? state.submittedAt : event.at,
+      };
     case 'issued': {
-      const { orderRef: _order, ...rest } = clean(state);
+      const { orderRef: _order, submittedAt: _at, ...rest } = clean(state);
       return { ...rest, phase: 'issued', issued: event.issued };
     }
     case 'activated':
       return { phase: 'activated', cause: state.cause, failures: 0, ...(state.startedAt ? { startedAt: state.startedAt } : {}) };
-    case 'failed':
+    case 'failed': {
+      // An order the CA gave up on (a failed challenge, a refusal) cannot be
+      // resumed: the retry places a new one with the same key.
+      if (state.phase === 'submitted' && !event.error.retryable) {
+        const { orderRef: _order, submittedAt: _at, ...rest } = state;
+        return { ...rest, phase: 'failed', resumePhase: 'key-ready', failures: state.failures + 1, lastError: event.error, nextAttemptAt: event.nextAttemptAt };
+      }
       return {
         ...state,
         phase: 'failed',
         resumePhase: state.phase,
         failures: state.failures + 1,
         lastError: event.error,
+        nextAttemptAt: event.nextAttemptAt,
       };
+    }
     case 'retry': {
-      const { resumePhase, ...rest } = state;
+      const { resumePhase, nextAttemptAt: _next, ...rest } = state;
       return { ...rest, phase: resumePhase ?? 'scheduled' };
     }
     case 'cancel':
@@ -103,6 +117,6 @@ function keep(state: RenewalState): Partial<RenewalState> {
 
 /** The state without the previous failure's leftovers (a step succeeded). */
 function clean(state: RenewalState): RenewalState {
-  const { resumePhase: _r, ...rest } = state;
+  const { resumePhase: _r, nextAttemptAt: _n, ...rest } = state;
   return rest;
 }

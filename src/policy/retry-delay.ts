@@ -59,10 +59,24 @@ export function retryDelay(attempt: number, policy: RetryPolicy = {}, context: R
   const ceiling = Math.max(min, Math.min(max, base * 2 ** Math.min(attempt - 1, 52)));
   const u = context.random ? context.random() : stableUniform(`retry:${context.id ?? ''}:${attempt}`);
   let delay = min + Math.max(0, Math.min(1, u)) * (ceiling - min);
-  if (context.now && context.notAfter) {
-    const left = context.notAfter.getTime() - context.now.getTime();
-    // Valid through notAfter inclusive: landing exactly on it is still in time.
-    if (left > 0 && delay > left) delay = left > min ? Math.max(min, left / 2) : left;
-  }
+  if (context.now && context.notAfter) delay = capBeforeExpiry(delay, context.now, context.notAfter, min);
   return Math.round(delay);
+}
+
+/**
+ * Caps a delay so that, while the certificate is still valid, the next try
+ * lands before it expires: halfway to expiry (no sooner than `minMs`), or on
+ * notAfter itself when less than `minMs` is left. After expiry the delay is
+ * returned unchanged. Also used for delays a CA asks for (`Retry-After`).
+ *
+ * @example
+ * ```ts
+ * capBeforeExpiry(7 * 86_400_000, now, notAfterInTwoDays, 60_000) // one day
+ * ```
+ */
+export function capBeforeExpiry(delayMs: number, now: Date, notAfter: Date, minMs: number): number {
+  const left = notAfter.getTime() - now.getTime();
+  // Valid through notAfter inclusive: landing exactly on it is still in time.
+  if (left > 0 && delayMs > left) return left > minMs ? Math.max(minMs, left / 2) : left;
+  return delayMs;
 }

@@ -50,11 +50,15 @@ export interface RenewalState {
   readonly keyRef?: KeyRef;
   /** The authority's order (set at `submitted`). */
   readonly orderRef?: string;
+  /** When the current order was placed (an order that never completes is abandoned after a deadline). */
+  readonly submittedAt?: Date;
   /** The new certificate (set at `issued`). */
   readonly issued?: IssuedCertificate;
   /** The phase to continue from after a failure. */
   readonly resumePhase?: RenewalPhase;
   readonly lastError?: StepError;
+  /** After a failure: when the next attempt is due (alerts may wake the record earlier). */
+  readonly nextAttemptAt?: Date;
   readonly startedAt?: Date;
   /** For revocations that wait for their replacement. */
   readonly revokeAfter?: { readonly serialNumber: string; readonly reason: string };

@@ -27,8 +27,12 @@ export class StewardEmitter {
 
   /** Subscribes for one event. */
   once<E extends StewardEventName>(event: E, listener: Listener<E>): () => void {
-    this.#ee.once(event, listener as (...args: unknown[]) => void);
-    return () => this.#ee.off(event, listener as (...args: unknown[]) => void);
+    // emit() calls listeners itself (to catch their errors), so the wrapper unsubscribes.
+    const off = this.on(event, (payload) => {
+      off();
+      return listener(payload);
+    });
+    return off;
   }
 
   /** Delivers `payload` to every listener; failures go to `error`. */

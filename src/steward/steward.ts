@@ -22,7 +22,7 @@ import { buildCsr } from '../pki/csr.js';
 import { keyMatchesCertificate } from '../pki/key-match.js';
 import { parseDuration, type Duration } from '../policy/duration.js';
 import { expiryStatus, resolveThresholds, type ExpiryReport, type ExpiryThresholds } from '../policy/expiry.js';
-import { retryDelay, type RetryPolicy } from '../policy/retry-delay.js';
+import { capBeforeExpiry, retryDelay, type RetryPolicy } from '../policy/retry-delay.js';
 import { plannedRenewal, type PlannedRenewal, type TimingPolicy, type TimingRule } from '../policy/timing.js';
 import type { CertificateAuthority, IssueRequest, IssueResult, RevocationReason } from '../ports/certificate-authority.js';
 import type {
@@ -61,7 +61,7 @@ export interface StewardOptions {
   readonly owner?: string;
   /** How long a claim holds a record (default 5 minutes). */
   readonly leaseMs?: number;
-  /** Records claimed per round (default 100). */
+  /** Records claimed per round at most (default 100; never more than `concurrency`, so leases do not run out in a queue). */
   readonly batchSize?: number;
   /** Records worked on at once (default 4). */
   readonly concurrency?: number;
@@ -81,6 +81,10 @@ export interface StewardOptions {
   readonly rateLimits?: Readonly<Record<string, RateLimit>>;
   /** How soon to ask again about a pending order when the CA gives no hint (default 5 s). */
   readonly pollOrderMs?: number;
+  /** How long an order may stay pending before it is abandoned and a new one placed (default 1 hour). */
+  readonly orderTimeoutMs?: number;
+  /** How long `stop()` waits for in-flight work before it aborts it (default 30 s of wall-clock time, whatever the clock). */
+  readonly stopGraceMs?: number;
   readonly hooks?: StewardHooks;
   /** A uniform [0, 1) source for backoff jitter (default: derived from the id, reproducible). */
   readonly random?: () => number;
@@ -200,10 +204,13 @@ export class Steward {
   readonly #clock: Clock;
   readonly #owner: string;
   readonly #leaseMs: number;
-  readonly #batch: number;
+  readonly #claimSize: number;
   readonly #concurrency: number;
   readonly #poll: number | null;
   readonly #pollOrderMs: number;
+  readonly #orderTimeoutMs: number;
+  readonly #stopGraceMs: number;
+  readonly #retryMinMs: number;
   readonly #thresholds: ResolvedThresholds;
   readonly #buckets = new Map<string, TokenBucket>();
   readonly #events: StewardEmitter;
@@ -211,6 +218,7 @@ export class Steward {
   #running = false;
   #tick: Promise<void> | undefined;
   #abort = new AbortController();
+  #armGeneration = 0;
 
   constructor(options: StewardOptions) {
     if (!options.store || !options.keys || !options.authorities) {
@@ -220,10 +228,13 @@ export class Steward {
     this.#clock = options.clock ?? systemClock;
     this.#owner = options.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.#leaseMs = options.leaseMs ?? 5 * 60_000;
-    this.#batch = options.batchSize ?? 100;
     this.#concurrency = Math.max(1, options.concurrency ?? 4);
+    this.#claimSize = Math.max(1, Math.min(options.batchSize ?? 100, this.#concurrency));
     this.#poll = options.pollIntervalMs === undefined ? 5 * 60_000 : options.pollIntervalMs;
     this.#pollOrderMs = options.pollOrderMs ?? 5_000;
+    this.#orderTimeoutMs = options.orderTimeoutMs ?? 3_600_000;
+    this.#stopGraceMs = options.stopGraceMs ?? 30_000;
+    this.#retryMinMs = parseDuration(options.retry?.min ?? '1m', 'retry min');
     this.#thresholds = resolveThresholds(options.thresholds);
     for (const [name, limit] of Object.entries(options.rateLimits ?? {})) {
       if (!(limit.burst >= 1 && limit.perHour > 0)) {
@@ -237,6 +248,11 @@ export class Steward {
   /** This process's lease owner name. */
   get owner(): string {
     return this.#owner;
+  }
+
+  /** The clock the steward runs on (helpers such as `bindTlsServer` set their timers on it). */
+  get clock(): Clock {
+    return this.#clock;
   }
 
   /**
@@ -345,20 +361,84 @@ export class Steward {
     return this.#view(created, now);
   }
 
-  /** Stops tracking (the record is deleted; its history and audit stay). */
+  /**
+   * Stops tracking: the record is deleted (its history and audit stay) and the
+   * keys it held are destroyed.
+   * @throws {@link ConflictError} while another process works on the record.
+   */
   async untrack(id: string): Promise<void> {
     for (let i = 0; i < 5; i++) {
+      const now = this.#clock.now();
       const rec = await this.#o.store.get(id);
       if (!rec) throw new NotFoundError(id);
+      this.#refuseIfBusy(rec, now);
       try {
         await this.#o.store.delete(id, rec.revision);
-        this.#emit('certificate.untracked', { id, at: this.#clock.now() });
-        return;
+      } catch (e) {
+        if (isCertstewardError(e, 'conflict')) continue;
+        throw e;
+      }
+      this.#emit('certificate.untracked', { id, at: now });
+      const history = await this.#o.store.history(id).catch(() => []);
+      await this.#destroyKeys(id, [rec.current?.keyRef, rec.renewal.keyRef, ...history.map((h) => h.keyRef)], [], now);
+      return;
+    }
+    throw new ConflictError(id, undefined, undefined, `could not untrack "${id}": it kept changing (another process is working on it)`);
+  }
+
+  /** Host calls never write over a record another worker holds: its step would be lost or done twice. */
+  #refuseIfBusy(rec: CertificateRecord, now: Date): void {
+    if (rec.lease && rec.lease.until.getTime() > now.getTime()) {
+      throw new ConflictError(
+        rec.id,
+        undefined,
+        undefined,
+        `"${rec.id}" is being worked on by ${rec.lease.owner} until ${rec.lease.until.toISOString()}: try again after that`,
+      );
+    }
+  }
+
+  /**
+   * Reads, changes and writes a record, retrying when another writer got there
+   * first. `change` returns undefined when there is nothing to write.
+   */
+  async #mutate(
+    id: string,
+    change: (rec: CertificateRecord, now: Date) => { record: CertificateRecord; audit?: AuditEvent[] } | undefined,
+  ): Promise<{ before: CertificateRecord; after: CertificateRecord }> {
+    for (let i = 0; i < 5; i++) {
+      const now = this.#clock.now();
+      const rec = await this.#o.store.get(id);
+      if (!rec) throw new NotFoundError(id);
+      const out = change(rec, now);
+      if (!out) return { before: rec, after: rec };
+      this.#refuseIfBusy(rec, now);
+      try {
+        const after = await this.#o.store.update(out.record, now, out.audit ? { audit: out.audit } : undefined);
+        return { before: rec, after };
       } catch (e) {
         if (!isCertstewardError(e, 'conflict')) throw e;
       }
     }
-    throw new ConflictError(id, undefined, undefined, `could not untrack "${id}": it kept changing (another process is working on it)`);
+    throw new ConflictError(id, undefined, undefined, `could not change "${id}": it kept changing (another process is working on it)`);
+  }
+
+  /** Destroys the given keys except those still in use; a failure reaches the `error` event. */
+  async #destroyKeys(id: string, refs: readonly (KeyRef | undefined)[], keep: readonly (KeyRef | undefined)[], now: Date): Promise<void> {
+    const kept = new Set(keep.filter((k): k is KeyRef => !!k).map((k) => `${k.store}:${k.id}`));
+    const seen = new Set<string>();
+    for (const ref of refs) {
+      if (!ref || ref.store === 'none' || ref.store !== this.#o.keys.kind) continue;
+      const key = `${ref.store}:${ref.id}`;
+      if (kept.has(key) || seen.has(key)) continue;
+      seen.add(key);
+      try {
+        await this.#o.keys.destroy(ref);
+        this.#emit('key.destroyed', { id, at: now, keyId: ref.id });
+      } catch (e) {
+        this.#emit('error', { at: now, id, error: e, message: `could not destroy key ${ref.id}: ${(e as Error).message}` });
+      }
+    }
   }
 
   /** A tracked certificate, or undefined. */
@@ -457,65 +537,68 @@ export class Steward {
    * `replace: false` the record is marked revoked and never renewed again.
    */
   async revoke(id: string, reason: RevocationReason = 'unspecified', options: { replace?: boolean } = {}): Promise<void> {
-    const now = this.#clock.now();
     const rec = await this.#o.store.get(id);
     if (!rec) throw new NotFoundError(id);
     if (!rec.current) throw new ConfigError('id', id, `"${id}" has no certificate to revoke yet`);
     const authority = this.#authority(rec.spec.authority);
+    if (!authority.revoke) throw new ConfigError('authority', rec.spec.authority, `authority "${rec.spec.authority}" cannot revoke`);
     const replace = options.replace ?? true;
-    if (!replace || reason === 'keyCompromise') {
-      if (!authority.revoke) throw new ConfigError('authority', rec.spec.authority, `authority "${rec.spec.authority}" cannot revoke`);
-      await authority.revoke(rec.current.chainPem, reason);
-      this.#emit('certificate.revoked', { id, at: now, serialNumber: rec.current.serialNumber, reason });
-      const audit: AuditEvent[] = [
-        { certificateId: id, at: now, type: 'certificate.revoked', data: { serialNumber: rec.current.serialNumber, reason } },
-      ];
+    const target = rec.current;
+    if (replace && reason !== 'keyCompromise') {
+      await this.#restart(id, 'replace-before-revoke', { serialNumber: target.serialNumber, reason });
+      await this.runOnce();
+      return;
+    }
+    // Record the decision first, then tell the CA: a crash or a conflict in
+    // between leaves a record that says what to do, never a revoked
+    // certificate still in service with no replacement coming.
+    const { before, after } = await this.#mutate(id, (r, now) => {
       if (!replace) {
-        await this.#o.store.update({ ...rec, status: 'revoked', nextActionAt: null, lease: undefined }, now, { audit });
-        return;
+        return r.status === 'revoked' ? undefined : { record: { ...r, status: 'revoked', nextActionAt: null, lease: undefined } };
       }
-      const started = transition(inProgress(rec.renewal.phase) ? transition(rec.renewal, { type: 'cancel' }) : rec.renewal, {
-        type: 'start',
-        cause: 'key-compromise',
-        at: now,
-      });
-      await this.#o.store.update({ ...rec, renewal: started, nextActionAt: now }, now, { audit });
-      this.#emit('renewal.started', { id, at: now, cause: 'key-compromise', rule: 'key-compromise' });
-    } else {
-      if (!authority.revoke) throw new ConfigError('authority', rec.spec.authority, `authority "${rec.spec.authority}" cannot revoke`);
-      await this.#restart(id, 'replace-before-revoke', { serialNumber: rec.current.serialNumber, reason });
+      if (inProgress(r.renewal.phase) && r.renewal.cause === 'key-compromise') return undefined;
+      const from = inProgress(r.renewal.phase) ? transition(r.renewal, { type: 'cancel' }) : r.renewal;
+      return { record: { ...r, renewal: transition(from, { type: 'start', cause: 'key-compromise', at: now }), nextActionAt: now } };
+    });
+    const now = this.#clock.now();
+    if (after.revision !== before.revision && replace) this.#emit('renewal.started', { id, at: now, cause: 'key-compromise', rule: 'key-compromise' });
+    await authority.revoke(target.chainPem, reason);
+    this.#emit('certificate.revoked', { id, at: now, serialNumber: target.serialNumber, reason });
+    await this.#o.store
+      .get(id)
+      .then((r) => r && this.#o.store.update(r, now, { audit: [{ certificateId: id, at: now, type: 'certificate.revoked', data: { serialNumber: target.serialNumber, reason } }] }))
+      .catch(() => undefined); // the audit line is best effort; the revocation itself happened
+    if (!replace) {
+      const history = await this.#o.store.history(id).catch(() => []);
+      await this.#destroyKeys(id, [target.keyRef, before.renewal.keyRef, ...history.map((h) => h.keyRef)], [], now);
+    } else if (before.renewal.keyRef && before.renewal.keyRef.id !== target.keyRef.id && after.revision !== before.revision) {
+      await this.#destroyKeys(id, [before.renewal.keyRef], [target.keyRef], now);
     }
     this.#rearm();
-    await this.runOnce();
+    if (replace) await this.runOnce();
   }
 
   async #restart(id: string, cause: RenewalCause, revokeAfter?: { serialNumber: string; reason: string }): Promise<void> {
-    for (let i = 0; i < 5; i++) {
-      const now = this.#clock.now();
-      const rec = await this.#o.store.get(id);
-      if (!rec) throw new NotFoundError(id);
+    const { before, after } = await this.#mutate(id, (rec, now) => {
       if (rec.status === 'revoked') throw new ConfigError('id', id, `"${id}" is revoked; revoked certificates are never renewed`);
       if (inProgress(rec.renewal.phase) && !revokeAfter) {
-        // Already renewing: just make it due now.
-        try {
-          await this.#o.store.update({ ...rec, nextActionAt: now }, now);
-          return;
-        } catch (e) {
-          if (isCertstewardError(e, 'conflict')) continue;
-          throw e;
-        }
+        // Already renewing: make it due now (a failed attempt waits no longer).
+        if (rec.lease && rec.lease.until.getTime() > now.getTime()) return undefined; // being worked on right now
+        const renewal = rec.renewal.phase === 'failed' ? { ...rec.renewal, nextAttemptAt: now } : rec.renewal;
+        return { record: { ...rec, renewal, nextActionAt: now } };
       }
       const from = inProgress(rec.renewal.phase) ? transition(rec.renewal, { type: 'cancel' }) : rec.renewal;
       const started = transition(from, { type: 'start', cause, at: now });
-      try {
-        await this.#o.store.update({ ...rec, renewal: revokeAfter ? { ...started, revokeAfter } : started, nextActionAt: now }, now);
-        this.#emit('renewal.started', { id, at: now, cause, rule: cause });
-        return;
-      } catch (e) {
-        if (!isCertstewardError(e, 'conflict')) throw e;
+      return { record: { ...rec, renewal: revokeAfter ? { ...started, revokeAfter } : started, nextActionAt: now } };
+    });
+    const now = this.#clock.now();
+    if (!inProgress(before.renewal.phase) || revokeAfter) {
+      this.#emit('renewal.started', { id, at: now, cause, rule: cause });
+      // A cancelled renewal's fresh key is no longer needed.
+      if (before.renewal.keyRef && after.revision !== before.revision) {
+        await this.#destroyKeys(id, [before.renewal.keyRef], [before.current?.keyRef], now);
       }
     }
-    throw new ConflictError(id, undefined, undefined, `could not start a renewal of "${id}": the record kept changing`);
   }
 
   async #dryRun(id: string): Promise<DryRunResult> {
@@ -569,10 +652,18 @@ export class Steward {
    * cron instead of `start()`.
    */
   async runOnce(): Promise<RunSummary> {
+    const summary = await this.#runRounds();
+    // Work done outside the loop (a host's cron, renewNow, revoke) may leave an earlier wake-up.
+    this.#rearm();
+    return summary;
+  }
+
+  async #runRounds(): Promise<RunSummary> {
     const totals = { claimed: 0, renewed: 0, failed: 0, alerts: 0, conflicts: 0 };
-    for (let round = 0; round < 10_000; round++) {
+    for (let round = 0; round < 1_000_000; round++) {
       const now = this.#clock.now();
-      const claimed = await this.#o.store.claimDue(now, this.#owner, this.#leaseMs, this.#batch, { signal: this.#abort.signal });
+      // Claim only what can be worked on at once, so no lease runs out while its record waits in a queue.
+      const claimed = await this.#o.store.claimDue(now, this.#owner, this.#leaseMs, this.#claimSize, { signal: this.#abort.signal });
       if (claimed.length === 0) break;
       totals.claimed += claimed.length;
       let next = 0;
@@ -587,7 +678,7 @@ export class Steward {
         }
       };
       await Promise.all(Array.from({ length: Math.min(this.#concurrency, claimed.length) }, worker));
-      if (claimed.length < this.#batch) break;
+      if (claimed.length < this.#claimSize) break;
     }
     return totals;
   }
@@ -596,17 +687,29 @@ export class Steward {
   async start(): Promise<void> {
     if (this.#running) return;
     this.#running = true;
-    this.#abort = new AbortController();
     await this.#runTick();
   }
 
-  /** Stops the loop, waits for in-flight work, and leaves no timer behind. */
+  /**
+   * Stops the loop: waits for in-flight work (up to `stopGraceMs`, then aborts
+   * it; an aborted step is not a failure and is retried later), and leaves no
+   * timer behind. The steward can be started again.
+   */
   async stop(): Promise<void> {
     this.#running = false;
+    this.#armGeneration++;
     this.#timer?.cancel();
     this.#timer = undefined;
-    await this.#tick?.catch(() => undefined);
-    this.#abort.abort(new CertstewardError('stopped', 'the steward was stopped'));
+    const tick = this.#tick;
+    if (tick) {
+      const grace = new AbortController();
+      // Shutdown has a wall-clock budget (a SIGTERM grace period), also under a simulated clock.
+      await Promise.race([tick.catch(() => undefined), systemClock.sleep(this.#stopGraceMs, grace.signal).catch(() => undefined)]);
+      grace.abort();
+      this.#abort.abort(new CertstewardError('stopped', 'the steward was stopped'));
+      await tick.catch(() => undefined);
+    }
+    this.#abort = new AbortController();
   }
 
   #runTick(): Promise<void> {
@@ -614,7 +717,7 @@ export class Steward {
     if (this.#tick) return this.#tick;
     const tick = (async () => {
       try {
-        await this.runOnce();
+        await this.#runRounds();
       } catch (e) {
         this.#emit('error', { at: this.#clock.now(), error: e, message: `a scheduled run failed: ${e instanceof Error ? e.message : String(e)}` });
       } finally {
@@ -628,6 +731,8 @@ export class Steward {
 
   async #arm(): Promise<void> {
     if (!this.#running) return;
+    // Two arms can overlap (a tick ending while a host call re-arms): the last one started wins.
+    const generation = ++this.#armGeneration;
     const now = this.#clock.now().getTime();
     let at: number | undefined;
     try {
@@ -636,10 +741,11 @@ export class Steward {
       this.#emit('error', { at: new Date(now), error: e, message: `could not read the schedule: ${(e as Error).message}` });
       at = now + 60_000;
     }
+    if (generation !== this.#armGeneration || !this.#running) return;
     if (this.#poll !== null) at = Math.min(at ?? Infinity, now + this.#poll);
     this.#timer?.cancel();
     this.#timer = undefined;
-    if (at === undefined || !Number.isFinite(at) || !this.#running) return;
+    if (at === undefined || !Number.isFinite(at)) return;
     this.#timer = this.#clock.setTimer(new Date(Math.max(at, now)), () => this.#runTick());
   }
 
@@ -668,6 +774,12 @@ export class Steward {
     return new Date(Math.max(at, now.getTime()));
   }
 
+  /** The earliest of `at` and the next expiry alert, never before now. */
+  #wake(rec: CertificateRecord, at: number, now: Date): Date {
+    const alert = rec.current ? nextAlertAt(rec.current, rec.announced, now.getTime(), this.#thresholds) : undefined;
+    return new Date(Math.max(now.getTime(), Math.min(at, alert ?? Infinity)));
+  }
+
   async #work(claimed: CertificateRecord): Promise<{ renewed: number; failed: number; alerts: number; conflict: number }> {
     const r = { renewed: 0, failed: 0, alerts: 0, conflict: 0 };
     let rec = claimed;
@@ -675,6 +787,10 @@ export class Steward {
     try {
       for (let step = 0; step < MAX_STEPS_PER_CLAIM; step++) {
         const now = this.#clock.now();
+        // Keep the lease while working, so no other process takes the record mid-step.
+        if (rec.lease && rec.lease.until.getTime() - now.getTime() < this.#leaseMs / 2) {
+          rec = await this.#write({ ...rec, lease: { owner: this.#owner, until: new Date(now.getTime() + this.#leaseMs) } }, now);
+        }
         if (rec.status === 'revoked') {
           rec = await this.#write({ ...rec, nextActionAt: null, lease: undefined }, now);
           return r;
@@ -700,10 +816,11 @@ export class Steward {
           rec = await this.#write({ ...rec, nextActionAt: this.#nextActionAt(rec, now), lease: undefined }, now);
           return r;
         }
-        // 3. A failed renewal waits for its backoff.
+        // 3. A failed renewal waits for its backoff (alerts may have woken it earlier).
         if (rec.renewal.phase === 'failed') {
-          if (rec.nextActionAt && rec.nextActionAt.getTime() > now.getTime()) {
-            rec = await this.#write({ ...rec, lease: undefined }, now);
+          const next = rec.renewal.nextAttemptAt?.getTime() ?? 0;
+          if (next > now.getTime()) {
+            rec = await this.#write({ ...rec, nextActionAt: this.#wake(rec, next, now), lease: undefined }, now);
             return r;
           }
           rec = { ...rec, renewal: transition(rec.renewal, { type: 'retry' }) };
@@ -721,6 +838,11 @@ export class Steward {
           if (out.wait) return r;
         } catch (e) {
           if (e instanceof LostLease) throw e;
+          if (this.#abort.signal.aborted) {
+            // Stopped mid-step: not a failure. Hand the record back as it was.
+            rec = await this.#write({ ...before, nextActionAt: now, lease: undefined }, now);
+            return r;
+          }
           r.failed++;
           rec = await this.#fail(before, e, now);
           return r;
@@ -774,18 +896,21 @@ export class Steward {
 
   async #fail(rec: CertificateRecord, e: unknown, now: Date): Promise<CertificateRecord> {
     const error = stepError(e, now);
-    const renewal = transition(rec.renewal, { type: 'failed', error });
+    const failures = rec.renewal.failures + 1;
     const retryAfter = e instanceof AuthorityError ? e.retryAfterMs : undefined;
-    const delay = Math.max(
+    let delay = Math.max(
       retryAfter ?? 0,
-      retryDelay(renewal.failures, this.#o.retry, {
+      retryDelay(failures, this.#o.retry, {
         id: rec.id,
         now,
         ...(rec.current ? { notAfter: rec.current.notAfter } : {}),
         ...(this.#o.random ? { random: this.#o.random } : {}),
       }),
     );
+    // A CA that says "come back in a week" must not push a retry past expiry either.
+    if (rec.current) delay = capBeforeExpiry(delay, now, rec.current.notAfter, this.#retryMinMs);
     const nextAttemptAt = new Date(now.getTime() + delay);
+    const renewal = transition(rec.renewal, { type: 'failed', error, nextAttemptAt });
     const audit: AuditEvent[] = [
       { certificateId: rec.id, at: now, type: 'renewal.failed', data: { attempt: renewal.failures, kind: error.kind, message: error.message } },
     ];
@@ -793,7 +918,8 @@ export class Steward {
     const overdueKey = rec.current ? `${rec.current.fingerprintSha256}:overdue` : undefined;
     const overdue = overdueKey !== undefined && !announced.includes(overdueKey) && rec.renewal.cause === 'scheduled';
     if (overdue) announced = [...announced, overdueKey];
-    const written = await this.#write({ ...rec, renewal, announced, nextActionAt: nextAttemptAt, lease: undefined }, now, audit);
+    const next = { ...rec, renewal, announced };
+    const written = await this.#write({ ...next, nextActionAt: this.#wake(next, nextAttemptAt.getTime(), now), lease: undefined }, now, audit);
     this.#emit('renewal.failed', {
       id: rec.id,
       at: now,
@@ -842,12 +968,21 @@ export class Steward {
           const bucket = this.#buckets.get(authorityName);
           const wait = bucket?.take() ?? 0;
           if (wait > 0) {
-            const next = await this.#write({ ...rec, nextActionAt: new Date(now.getTime() + wait), lease: undefined }, now);
+            const next = await this.#write({ ...rec, nextActionAt: this.#wake(rec, now.getTime() + wait, now), lease: undefined }, now);
             return { rec: next, handle, wait: true };
           }
           await this.#o.hooks?.beforeIssue?.({ id: rec.id, spec: rec.spec, cause: rec.renewal.cause });
           result = await authority.issue(request, { signal: this.#abort.signal });
         } else {
+          const placed = rec.renewal.submittedAt?.getTime() ?? now.getTime();
+          if (now.getTime() - placed > this.#orderTimeoutMs) {
+            // Not retryable: the retry places a new order instead of polling this one forever.
+            throw new AuthorityError(
+              'unavailable',
+              `the order placed at ${new Date(placed).toISOString()} did not complete within ${Math.round(this.#orderTimeoutMs / 60_000)} min`,
+              { retryable: false },
+            );
+          }
           result = await authority.resume(rec.renewal.orderRef!, request, { signal: this.#abort.signal });
         }
         if (result.status === 'pending') {
@@ -855,8 +990,8 @@ export class Steward {
           const next = await this.#write(
             {
               ...rec,
-              renewal: ev({ type: 'submitted', orderRef: result.orderRef }),
-              nextActionAt: new Date(now.getTime() + (result.retryAfterMs ?? this.#pollOrderMs)),
+              renewal: ev({ type: 'submitted', orderRef: result.orderRef, at: now }),
+              nextActionAt: this.#wake(rec, now.getTime() + (result.retryAfterMs ?? this.#pollOrderMs), now),
               lease: undefined,
             },
             now,
@@ -947,23 +1082,28 @@ export class Steward {
         this.#emit('error', { at: now, id: rec.id, error: e, message: `the replaced certificate ${previous.serialNumber} could not be revoked: ${(e as Error).message}` });
       }
     }
-    await this.#retireOldKeys(rec.id, issued, previous, now);
+    await this.#retireOldKeys(rec.id, issued, previous, rec.renewal.cause, now);
     return written;
   }
 
-  /** Destroys the key two generations back: the previous one stays for servers still using it. */
-  async #retireOldKeys(id: string, issued: IssuedCertificate, previous: IssuedCertificate | undefined, now: Date): Promise<void> {
+  /**
+   * After an activation, destroys the key that has just aged out (two
+   * generations back): the previous key stays for servers still using it,
+   * unless it was compromised. A destroy that fails is reported on `error`.
+   */
+  async #retireOldKeys(
+    id: string,
+    issued: IssuedCertificate,
+    previous: IssuedCertificate | undefined,
+    cause: RenewalCause | undefined,
+    now: Date,
+  ): Promise<void> {
     const history = await this.#o.store.history(id);
-    const older = history[1];
-    if (!older || older.keyRef.store === 'none') return;
-    if (older.keyRef.id === issued.keyRef.id || older.keyRef.id === previous?.keyRef.id) return;
-    try {
-      await this.#o.keys.destroy(older.keyRef, { signal: this.#abort.signal });
-      this.#emit('key.retired', { id, at: now, keyId: older.keyRef.id });
-      this.#emit('key.destroyed', { id, at: now, keyId: older.keyRef.id });
-    } catch (e) {
-      this.#emit('error', { at: now, id, error: e, message: `could not destroy retired key ${older.keyRef.id}: ${(e as Error).message}` });
-    }
+    const aged = cause === 'key-compromise' ? [history[1]?.keyRef, previous?.keyRef] : [history[1]?.keyRef];
+    const keep = cause === 'key-compromise' ? [issued.keyRef] : [issued.keyRef, previous?.keyRef];
+    const retiring = aged.filter((k): k is KeyRef => !!k && k.store === this.#o.keys.kind && !keep.some((x) => x?.id === k.id));
+    for (const ref of retiring) this.#emit('key.retired', { id, at: now, keyId: ref.id });
+    await this.#destroyKeys(id, retiring, keep, now);
   }
 
   /**

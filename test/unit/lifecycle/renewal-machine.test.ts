@@ -18,10 +18,10 @@ const error = { kind: 'authority-unavailable', message: 'down', retryable: true,
 const events: Record<RenewalEvent['type'], RenewalEvent> = {
   start: { type: 'start', cause: 'scheduled', at },
   'key-ready': { type: 'key-ready', keyRef },
-  submitted: { type: 'submitted', orderRef: '{"order":1}' },
+  submitted: { type: 'submitted', orderRef: '{"order":1}', at },
   issued: { type: 'issued', issued },
   activated: { type: 'activated' },
-  failed: { type: 'failed', error },
+  failed: { type: 'failed', error, nextAttemptAt: new Date('2026-01-01T01:00:00Z') },
   retry: { type: 'retry' },
   cancel: { type: 'cancel' },
 };
@@ -77,12 +77,31 @@ describe('the renewal state machine', () => {
     let s = transition(transition(transition(IDLE, events.start), events['key-ready']), events.submitted);
     s = transition(s, events.failed);
     expect(s).toMatchObject({ phase: 'failed', resumePhase: 'submitted', failures: 1, lastError: error, orderRef: '{"order":1}' });
+    expect(s.nextAttemptAt).toEqual(new Date('2026-01-01T01:00:00Z'));
     s = transition(s, events.retry);
     expect(s.phase).toBe('submitted');
     expect(s.orderRef).toBe('{"order":1}');
+    expect(s.nextAttemptAt).toBeUndefined();
     expect(s.failures).toBe(1);
     s = transition(transition(s, events.failed), events.retry);
     expect(s.failures).toBe(2);
+  });
+
+  it('places a new order (same key) after an order the CA gave up on, instead of resuming it forever', () => {
+    let s = transition(transition(transition(IDLE, events.start), events['key-ready']), events.submitted);
+    s = transition(s, { type: 'failed', error: { ...error, kind: 'authority-challenge-failed', retryable: false }, nextAttemptAt: at });
+    expect(s).toMatchObject({ phase: 'failed', resumePhase: 'key-ready', keyRef });
+    expect(s.orderRef).toBeUndefined();
+    expect(transition(s, events.retry).phase).toBe('key-ready');
+  });
+
+  it('keeps the submission time while polling the same order, and starts a new one for a new order', () => {
+    const later = new Date('2026-01-01T00:10:00Z');
+    let s = transition(transition(transition(IDLE, events.start), events['key-ready']), events.submitted);
+    s = transition(s, { type: 'submitted', orderRef: '{"order":1}', at: later });
+    expect(s.submittedAt).toEqual(at);
+    s = transition(s, { type: 'submitted', orderRef: '{"order":2}', at: later });
+    expect(s.submittedAt).toEqual(later);
   });
 
   it('resets failures and leftovers on activation', () => {

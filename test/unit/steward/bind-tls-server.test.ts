@@ -73,4 +73,26 @@ describe('bindTlsServer', () => {
     expect(await servedSerial(port, ca.rootPem)).toBe(second);
     expect(swaps).toEqual([first, second]);
   });
+
+  it('picks up a renewal made by another process sharing the store, within refreshMs', async () => {
+    const clock = new ManualClock('2026-01-01T00:00:00Z');
+    const keys = new MemoryKeyStore();
+    const ca = await TestAuthority.create({ keys, clock, defaultLeafLifetimeMs: 30 * 86_400_000 });
+    const store = new MemoryStore();
+    const worker = createSteward({ store, authorities: { test: ca }, keys, clock, pollIntervalMs: null, owner: 'worker' });
+    const web = createSteward({ store, authorities: { test: ca }, keys, clock, pollIntervalMs: null, owner: 'web' });
+    await worker.track({ id: 'web', authority: 'test', subjectAltNames: ['tls.example.test'] });
+    await worker.start(); // only the worker renews; the web process only serves
+    const swaps: string[] = [];
+    const target = { setSecureContext: () => undefined };
+    const unbind = await bindTlsServer(target, web, 'web', { refreshMs: 3_600_000, onSwap: (i) => swaps.push(i.serialNumber) });
+    const first = (await web.get('web'))!.certificate!.serialNumber;
+    await clock.advance('25d');
+    const second = (await web.get('web'))!.certificate!.serialNumber;
+    expect(second).not.toBe(first);
+    expect(swaps).toEqual([first, second]);
+    unbind();
+    await worker.stop();
+    expect(clock.pendingTimers).toBe(0);
+  });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  AuthorityError,
   ConflictError,
   NotFoundError,
   createSteward,
@@ -221,5 +222,111 @@ describe('Steward operations', () => {
     await s.stop();
     const after = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
     expect(after).toBeLessThanOrEqual(before);
+  });
+});
+
+describe('Steward robustness', () => {
+  it('fires a once() listener once', async () => {
+    const w = await world();
+    const s = w.make();
+    let n = 0;
+    s.once('certificate.tracked', () => void n++);
+    for (const id of ['a', 'b', 'c']) await s.track({ id, authority: 'test', subjectAltNames: [`${id}.example.test`] });
+    expect(n).toBe(1);
+  });
+
+  it('places a new order when the CA gives up on the pending one, instead of polling it forever', async () => {
+    const w = await world();
+    const dead = new Set<string>();
+    let issues = 0;
+    const flaky = {
+      issue: async (r: Parameters<TestAuthority['issue']>[0], o?: { signal?: AbortSignal }) => {
+        issues++;
+        const res = await w.ca.issue(r, o);
+        if (res.status === 'pending' && issues === 1) dead.add(res.orderRef);
+        return res;
+      },
+      resume: async (ref: string, r: Parameters<TestAuthority['issue']>[0], o?: { signal?: AbortSignal }) => {
+        if (dead.has(ref)) throw new AuthorityError('challenge-failed', 'the order is invalid', { retryable: false });
+        return w.ca.resume(ref, r, o);
+      },
+    };
+    w.ca.pendingOrders(1);
+    const s = createSteward({ store: w.store, authorities: { test: flaky }, keys: w.keys, clock: w.clock, pollIntervalMs: null });
+    await s.track({ id: 'a', authority: 'test', subjectAltNames: ['a.example.test'] });
+    await s.start();
+    await w.clock.advance('2h');
+    expect(issues).toBe(2);
+    expect((await s.get('a'))!.certificate).toBeDefined();
+    await s.stop();
+  });
+
+  it('never lets a CA Retry-After push the next attempt past expiry, and still announces expiry on time', async () => {
+    const w = await world(30);
+    const s = w.make();
+    await s.track({ id: 'a', authority: 'test', subjectAltNames: ['a.example.test'] });
+    await s.start();
+    w.ca.failNext(1_000, 'rate-limited', 55 * D);
+    await w.clock.advance('40d');
+    const failed = w.events.filter((e) => e.name === 'renewal.failed').map((e) => e.p as unknown as StewardEvents['renewal.failed']);
+    const notAfter = (await s.get('a'))!.certificate!.notAfter.getTime();
+    expect(failed.length).toBeGreaterThan(1);
+    for (const f of failed) if (f.at.getTime() < notAfter) expect(f.nextAttemptAt.getTime()).toBeLessThanOrEqual(notAfter);
+    const expiring = w.events.filter((e) => e.name === 'certificate.expiring').map((e) => e.p as unknown as StewardEvents['certificate.expiring']);
+    expect(expiring.map((e) => e.level)).toEqual(['warning', 'critical']);
+    // Each alert fires when its threshold is crossed (7.5 and 3 days before expiry for a 30-day certificate).
+    expect(notAfter - expiring[0]!.at.getTime()).toBe(7.5 * D);
+    expect(notAfter - expiring[1]!.at.getTime()).toBe(3 * D);
+    const expired = w.events.find((e) => e.name === 'certificate.expired')!.p as unknown as StewardEvents['certificate.expired'];
+    expect(expired.at.getTime()).toBe(notAfter + 1);
+    await s.stop();
+  });
+
+  it('stop() aborts a hung CA call after its grace period, and the steward runs again afterwards', async () => {
+    const w = await world();
+    const hung = {
+      issue: (_r: unknown, o?: { signal?: AbortSignal }) =>
+        new Promise<never>((_res, rej) => o?.signal?.addEventListener('abort', () => rej(o.signal!.reason))),
+      resume: () => Promise.reject(new Error('unused')),
+    };
+    const s = createSteward({ store: w.store, authorities: { test: hung, real: w.ca }, keys: w.keys, clock: w.clock, pollIntervalMs: null, stopGraceMs: 200 });
+    await s.track({ id: 'a', authority: 'test', subjectAltNames: ['a.example.test'] });
+    void s.start();
+    await new Promise((r) => setTimeout(r, 100));
+    const t = Date.now();
+    await s.stop();
+    expect(Date.now() - t).toBeLessThan(5_000);
+    // The aborted step is not a failure, and the record is handed back due now.
+    expect((await s.get('a'))!.renewal.failures).toBe(0);
+    await s.untrack('a'); // its CA still hangs
+    await s.track({ id: 'b', authority: 'real', subjectAltNames: ['b.example.test'] });
+    await s.runOnce();
+    expect((await s.get('b'))!.certificate).toBeDefined();
+  });
+
+  it('untrack destroys the keys the record held', async () => {
+    const w = await world(30);
+    const s = w.make();
+    const before = w.keys.size;
+    await s.track({ id: 'a', authority: 'test', subjectAltNames: ['a.example.test'] });
+    await s.start();
+    await w.clock.advance('25d');
+    expect(w.keys.size).toBeGreaterThan(before);
+    await s.untrack('a');
+    expect(w.keys.size).toBe(before);
+    await s.stop();
+  });
+
+  it('refuses host changes to a record another process is working on, with a typed error', async () => {
+    const w = await world();
+    const s = w.make();
+    await s.track({ id: 'a', authority: 'test', subjectAltNames: ['a.example.test'] });
+    await s.runOnce();
+    // Another process claims it (simulated by a claim with a long lease).
+    await w.clock.advance('70d');
+    const [claimed] = await w.store.claimDue(w.clock.now(), 'other-process', 600_000, 1);
+    expect(claimed?.id).toBe('a');
+    await expect(s.untrack('a')).rejects.toBeInstanceOf(ConflictError);
+    await expect(s.revoke('a', 'cessationOfOperation', { replace: false })).rejects.toThrow(/being worked on by other-process/);
   });
 });
