@@ -59,7 +59,7 @@ export { plannedRenewal, nextWindowOpening } from './policy/timing.js';
 export type { PlannedRenewal, RenewalWindow, SuggestedWindow, TimingPolicy, TimingRule, Weekday } from './policy/timing.js';
 
 export { buildCsr, readCsr } from './pki/csr.js';
-export type { BuildCsrOptions, CsrInfo } from './pki/csr.js';
+export type { BuildCsrOptions, CsrInfo, SubjectAltName } from './pki/csr.js';
 
 export type { Clock, TimerHandle } from './ports/clock.js';
 export type { KeyAlgorithm, KeyHandle, KeyRef, KeySpec, KeyStore } from './ports/key-store.js';
@@ -102,10 +102,12 @@ export type {
   StewardOptions,
   TrackInput,
 } from './steward/steward.js';
-export type { StewardEventName, StewardEvents } from './steward/events.js';
+export type { StewardEventBase, StewardEventName, StewardEvents } from './steward/events.js';
+export type { Listener } from './steward/emitter.js';
 export type { RateLimit } from './steward/token-bucket.js';
 export { systemClock } from './steward/system-clock.js';
 export { SoftwareKeyStore } from './keys/software-key-store.js';
 export type { SoftwareKeyStoreOptions } from './keys/software-key-store.js';
+export type { KekInput, KekKey } from './keys/kek.js';
 export { bindTlsServer } from './steward/bind-tls-server.js';
 export type { BindTlsOptions, SecureContextTarget } from './steward/bind-tls-server.js';

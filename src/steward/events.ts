@@ -6,7 +6,8 @@
  */
 import type { RenewalCause } from '../ports/certificate-store.js';
 
-interface Base {
+/** What every event payload carries. */
+export interface StewardEventBase {
   /** The tracked certificate's id. */
   readonly id: string;
   /** When it happened (the steward's clock). */
@@ -15,26 +16,26 @@ interface Base {
 
 /** Every event and its payload. */
 export interface StewardEvents {
-  'certificate.tracked': Base & { readonly authority: string };
-  'certificate.untracked': Base;
+  'certificate.tracked': StewardEventBase & { readonly authority: string };
+  'certificate.untracked': StewardEventBase;
   /** Once per threshold per certificate, never repeated (also not after a restart). */
-  'certificate.expiring': Base & {
+  'certificate.expiring': StewardEventBase & {
     readonly level: 'warning' | 'critical';
     readonly notAfter: Date;
     readonly daysRemaining: number;
     readonly serialNumber: string;
   };
-  'certificate.expired': Base & {
+  'certificate.expired': StewardEventBase & {
     readonly notAfter: Date;
     readonly serialNumber: string;
     /** What the steward does about it, and what the host can do. */
     readonly recovery: string;
   };
-  'certificate.revoked': Base & { readonly serialNumber: string; readonly reason: string };
+  'certificate.revoked': StewardEventBase & { readonly serialNumber: string; readonly reason: string };
   /** The renewal time passed and no new certificate exists yet. */
-  'renewal.overdue': Base & { readonly renewalAt: Date; readonly notAfter: Date | undefined };
-  'renewal.started': Base & { readonly cause: RenewalCause; readonly rule: string };
-  'renewal.succeeded': Base & {
+  'renewal.overdue': StewardEventBase & { readonly renewalAt: Date; readonly notAfter: Date | undefined };
+  'renewal.started': StewardEventBase & { readonly cause: RenewalCause; readonly rule: string };
+  'renewal.succeeded': StewardEventBase & {
     readonly serialNumber: string;
     readonly notBefore: Date;
     readonly notAfter: Date;
@@ -44,7 +45,7 @@ export interface StewardEvents {
     readonly keyRotated: boolean;
   };
   /** On every failed attempt: silent failure is what this library exists to prevent. */
-  'renewal.failed': Base & {
+  'renewal.failed': StewardEventBase & {
     readonly attempt: number;
     readonly errorKind: string;
     readonly message: string;
@@ -52,11 +53,11 @@ export interface StewardEvents {
     readonly nextAttemptAt: Date;
     readonly phase: string;
   };
-  'key.created': Base & { readonly keyId: string; readonly algorithm: string };
-  'key.activated': Base & { readonly keyId: string };
-  'key.retiring': Base & { readonly keyId: string };
-  'key.retired': Base & { readonly keyId: string };
-  'key.destroyed': Base & { readonly keyId: string };
+  'key.created': StewardEventBase & { readonly keyId: string; readonly algorithm: string };
+  'key.activated': StewardEventBase & { readonly keyId: string };
+  'key.retiring': StewardEventBase & { readonly keyId: string };
+  'key.retired': StewardEventBase & { readonly keyId: string };
+  'key.destroyed': StewardEventBase & { readonly keyId: string };
   /** A listener threw, or work failed outside any certificate's renewal. */
   error: { readonly at: Date; readonly id?: string; readonly error: unknown; readonly message: string };
 }
