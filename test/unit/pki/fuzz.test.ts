@@ -10,20 +10,10 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CertificateParseError, parseCertificate, parseCertificates, readValidity } from '../../../src/index.js';
 import { CA_BUNDLE, pemToDer, splitPem, zlintFiles } from './corpus.js';
+import { mulberry32 } from '../../support/seeded-random.js';
 
 const MASTER_SEED = 0x5eedc0de;
 
-/** mulberry32: a small, fast, seedable PRNG. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The seed of input number `i` of a stream: reproducible without replaying the others. */
 function inputSeed(stream: number, i: number): number {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, isCertstewardError, renewalTime } from '../../../src/index.js';
+import { ConfigError, renewalTime } from '../../../src/index.js';
 import type { RenewalPolicy } from '../../../src/index.js';
+import { configError } from '../../support/config-error.js';
 
 const H = 3_600_000;
 const D = 86_400_000;
@@ -17,16 +18,6 @@ const NA90 = NOT_BEFORE + 90 * D;
 
 const ids = (n: number, prefix = 'host') => Array.from({ length: n }, (_, i) => `${prefix}-${i}.example.com`);
 
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    expect(isCertstewardError(e, 'config')).toBe(true);
-    return e as ConfigError;
-  }
-  throw new Error('expected a ConfigError, but the call returned');
-}
 
 describe('renewalTime: base rules', () => {
   it('renews at 2/3 of the lifetime by default (a 90-day certificate with 30 days left)', () => {

@@ -1,21 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, isCertstewardError, retryDelay } from '../../../src/index.js';
+import { retryDelay } from '../../../src/index.js';
+import { configError } from '../../support/config-error.js';
+import { mulberry32 } from '../../support/seeded-random.js';
 
 const S = 1_000;
 const M = 60_000;
 const H = 3_600_000;
 
-/** A small seeded PRNG (mulberry32): uniform in [0, 1), reproducible across runs. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const almostOne = () => 0.999999;
 const zero = () => 0;
@@ -30,16 +21,6 @@ function histogram(values: number[], lo: number, hi: number): number[] {
   return buckets;
 }
 
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    expect(isCertstewardError(e, 'config')).toBe(true);
-    return e as ConfigError;
-  }
-  throw new Error('expected a ConfigError, but the call returned');
-}
 
 describe('retryDelay: attempt', () => {
   it.each([[0], [1.5], [-1], [NaN], [Infinity]])('rejects attempt %d with a ConfigError naming attempt', (attempt) => {
