@@ -73,6 +73,7 @@ export type {
 } from './ports/certificate-authority.js';
 export type {
   AuditEvent,
+  CaWindow,
   CertificateRecord,
   CertificateSpec,
   CertificateStore,

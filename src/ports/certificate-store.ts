@@ -78,6 +78,22 @@ export interface CertificateSpec {
   readonly renewal?: Readonly<Record<string, unknown>>;
 }
 
+/**
+ * What the authority last said about when to renew the current certificate
+ * (ACME ARI). Remembered per certificate: an answer about one certificate
+ * never steers the renewal of the next.
+ */
+export interface CaWindow {
+  /** The certificate the answer is about. */
+  readonly fingerprintSha256: string;
+  /** The suggested window, when the authority gave one. */
+  readonly start?: Date;
+  readonly end?: Date;
+  readonly checkedAt: Date;
+  /** When to ask again (the authority's Retry-After, or a default). */
+  readonly nextCheckAt: Date;
+}
+
 /** One tracked certificate. */
 export interface CertificateRecord {
   readonly id: string;
@@ -92,6 +108,8 @@ export interface CertificateRecord {
   readonly nextActionAt: Date | null;
   /** Expiry alerts already announced for the current certificate: `<fingerprint>:<level>`. */
   readonly announced: readonly string[];
+  /** The authority's renewal window for the current certificate, when it offers one. */
+  readonly caWindow?: CaWindow;
   /** The lease, while a steward works on the record. */
   readonly lease?: { readonly owner: string; readonly until: Date };
   readonly createdAt: Date;

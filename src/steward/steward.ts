@@ -81,6 +81,8 @@ export interface StewardOptions {
   readonly rateLimits?: Readonly<Record<string, RateLimit>>;
   /** How soon to ask again about a pending order when the CA gives no hint (default 5 s). */
   readonly pollOrderMs?: number;
+  /** How often to ask an authority with `renewalInfo()` for its window when it gives no Retry-After (default 6 hours). */
+  readonly caWindowCheckMs?: number;
   /** How long an order may stay pending before it is abandoned and a new one placed (default 1 hour). */
   readonly orderTimeoutMs?: number;
   /** How long `stop()` waits for in-flight work before it aborts it (default 30 s of wall-clock time, whatever the clock). */
@@ -143,10 +145,10 @@ export interface CertificateView {
 /** What `explain()` says about a certificate's next action. */
 export interface Explanation {
   readonly id: string;
-  readonly action: 'issue' | 'renew' | 'continue-renewal' | 'retry' | 'poll-order' | 'alert' | 'none';
+  readonly action: 'issue' | 'renew' | 'continue-renewal' | 'retry' | 'poll-order' | 'alert' | 'ask-ca' | 'none';
   readonly at: Date | null;
   /** The rule that produced the time. */
-  readonly rule: TimingRule | 'retry-backoff' | 'order-poll' | 'alert-threshold' | 'revoked' | 'initial';
+  readonly rule: TimingRule | 'retry-backoff' | 'order-poll' | 'alert-threshold' | 'ca-window-refresh' | 'revoked' | 'initial';
   readonly reason: string;
   /** The renewal plan and each rule that moved it (for certificates that have one). */
   readonly plan: PlannedRenewal | undefined;
@@ -211,6 +213,7 @@ export class Steward {
   readonly #orderTimeoutMs: number;
   readonly #stopGraceMs: number;
   readonly #retryMinMs: number;
+  readonly #caWindowCheckMs: number;
   readonly #thresholds: ResolvedThresholds;
   readonly #buckets = new Map<string, TokenBucket>();
   readonly #events: StewardEmitter;
@@ -235,6 +238,7 @@ export class Steward {
     this.#orderTimeoutMs = options.orderTimeoutMs ?? 3_600_000;
     this.#stopGraceMs = options.stopGraceMs ?? 30_000;
     this.#retryMinMs = parseDuration(options.retry?.min ?? '1m', 'retry min');
+    this.#caWindowCheckMs = options.caWindowCheckMs ?? 6 * 3_600_000;
     this.#thresholds = resolveThresholds(options.thresholds);
     for (const [name, limit] of Object.entries(options.rateLimits ?? {})) {
       if (!(limit.burst >= 1 && limit.perHour > 0)) {
@@ -292,7 +296,33 @@ export class Steward {
   }
 
   #plan(rec: CertificateRecord): PlannedRenewal | undefined {
-    return rec.current ? plannedRenewal(rec.current, this.#timing(rec), rec.id) : undefined;
+    if (!rec.current) return undefined;
+    const w = rec.caWindow;
+    const suggested = w && w.start && w.end && w.fingerprintSha256 === rec.current.fingerprintSha256 ? { start: w.start, end: w.end } : undefined;
+    return plannedRenewal(rec.current, this.#timing(rec), rec.id, suggested);
+  }
+
+  /**
+   * Asks the authority for its renewal window (ACME ARI) when it offers one
+   * and the last answer about this certificate is due for a refresh. The
+   * answer is remembered with the certificate it is about; a failure only
+   * means asking again later, with the steward's own policy meanwhile.
+   */
+  async #refreshCaWindow(rec: CertificateRecord, now: Date): Promise<CertificateRecord> {
+    const authority = this.#o.authorities[rec.spec.authority];
+    const cur = rec.current;
+    if (!authority?.renewalInfo || !cur) return rec;
+    const w = rec.caWindow;
+    if (w && w.fingerprintSha256 === cur.fingerprintSha256 && w.nextCheckAt.getTime() > now.getTime()) return rec;
+    const base = { fingerprintSha256: cur.fingerprintSha256, checkedAt: now };
+    try {
+      const info = await authority.renewalInfo(cur.chainPem, { signal: this.#abort.signal });
+      const next = new Date(now.getTime() + Math.max(60_000, info?.retryAfterMs ?? this.#caWindowCheckMs));
+      return { ...rec, caWindow: info ? { ...base, start: info.start, end: info.end, nextCheckAt: next } : { ...base, nextCheckAt: next } };
+    } catch (e) {
+      this.#emit('error', { at: now, id: rec.id, error: e, message: `could not read the renewal window from "${rec.spec.authority}": ${(e as Error).message}` });
+      return { ...rec, caWindow: { ...(w?.fingerprintSha256 === cur.fingerprintSha256 ? w : base), checkedAt: now, nextCheckAt: new Date(now.getTime() + this.#caWindowCheckMs) } };
+    }
   }
 
   /**
@@ -509,7 +539,18 @@ export class Steward {
     }
     if (!plan) return { id, action: 'issue', at, rule: 'initial', reason: 'no certificate yet', plan };
     if (at && at.getTime() < plan.at.getTime()) {
-      return { id, action: 'alert', at, rule: 'alert-threshold', reason: 'an expiry alert threshold comes before the renewal', plan };
+      const alert = nextAlertAt(rec.current!, rec.announced, Math.max(0, at.getTime() - 1), this.#thresholds);
+      if (alert !== undefined && alert <= at.getTime()) {
+        return { id, action: 'alert', at, rule: 'alert-threshold', reason: 'an expiry alert threshold comes before the renewal', plan };
+      }
+      return {
+        id,
+        action: 'ask-ca',
+        at,
+        rule: 'ca-window-refresh',
+        reason: `asks the authority for its renewal window again; the renewal is planned for ${plan.at.toISOString()} (${plan.rule})`,
+        plan,
+      };
     }
     return { id, action: 'renew', at: plan.at, rule: plan.rule, reason: plan.reason, plan };
   }
@@ -770,7 +811,11 @@ export class Steward {
     if (!rec.current) return now;
     const plan = this.#plan(rec)!;
     const alert = nextAlertAt(rec.current, rec.announced, now.getTime(), this.#thresholds);
-    const at = Math.min(plan.at.getTime(), alert ?? Infinity);
+    // Ask the CA (when it offers windows) about a new certificate at once, then whenever its answer is due for a refresh.
+    const asks = !!this.#o.authorities[rec.spec.authority]?.renewalInfo;
+    const known = rec.caWindow?.fingerprintSha256 === rec.current.fingerprintSha256;
+    const recheck = !asks ? Infinity : known ? rec.caWindow!.nextCheckAt.getTime() : now.getTime();
+    const at = Math.min(plan.at.getTime(), alert ?? Infinity, recheck);
     return new Date(Math.max(at, now.getTime()));
   }
 
@@ -806,6 +851,7 @@ export class Steward {
         }
         // 2. A renewal that is due to start.
         if (!inProgress(rec.renewal.phase)) {
+          rec = await this.#refreshCaWindow(rec, now);
           const plan = this.#plan(rec);
           if (plan && plan.at.getTime() <= now.getTime()) {
             const renewal = transition(rec.renewal, { type: 'start', cause: 'scheduled', at: now });

@@ -521,6 +521,7 @@ function toStored(
     updatedAt,
   };
   if (source.current !== undefined) record.current = source.current;
+  if (source.caWindow !== undefined) record.caWindow = source.caWindow;
   if (lease !== undefined) record.lease = lease;
   return record;
 }

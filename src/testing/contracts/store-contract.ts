@@ -120,10 +120,19 @@ function fullRecord(id: string): NewCertificateRecord {
       resumePhase: 'submitted',
       lastError: { kind: 'rate-limited', message: 'too many certificates', retryable: true, at: new Date('2026-02-27T10:11:12.345Z') },
       startedAt: new Date('2026-02-26T01:02:03.004Z'),
+      submittedAt: new Date('2026-02-26T01:02:04.005Z'),
+      nextAttemptAt: new Date('2026-02-27T11:11:12.345Z'),
       revokeAfter: { serialNumber: '0a1b2c', reason: 'superseded' },
     },
     nextActionAt: new Date('2026-03-02T06:07:08.009Z'),
     announced: [`${'ab'.repeat(32)}:warning`, `${'ab'.repeat(32)}:critical`],
+    caWindow: {
+      fingerprintSha256: 'ab'.repeat(32),
+      start: new Date('2026-02-20T00:00:00.000Z'),
+      end: new Date('2026-02-22T12:00:00.500Z'),
+      checkedAt: new Date('2026-02-19T08:00:00.000Z'),
+      nextCheckAt: new Date('2026-02-19T14:00:00.000Z'),
+    },
   };
 }
 

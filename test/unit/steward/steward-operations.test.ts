@@ -330,3 +330,63 @@ describe('Steward robustness', () => {
     await expect(s.revoke('a', 'cessationOfOperation', { replace: false })).rejects.toThrow(/being worked on by other-process/);
   });
 });
+
+describe('CA-suggested renewal windows (renewalInfo)', () => {
+  async function withWindow(window: (notBefore: number) => { start: number; end: number } | Error) {
+    const w = await world(90);
+    let asked = 0;
+    const ca = Object.assign(Object.create(w.ca) as TestAuthority, {
+      issue: w.ca.issue.bind(w.ca),
+      resume: w.ca.resume.bind(w.ca),
+      renewalInfo: async (pem: string) => {
+        asked++;
+        const win = window(parseCertificate(pem).notBefore.getTime());
+        if (win instanceof Error) throw win;
+        return { start: new Date(win.start), end: new Date(win.end) };
+      },
+    });
+    const s = createSteward({ store: w.store, authorities: { test: ca }, keys: w.keys, clock: w.clock, pollIntervalMs: null });
+    const renewedAt: number[] = [];
+    s.on('renewal.succeeded', (e) => void renewedAt.push(e.at.getTime()));
+    const errors: string[] = [];
+    s.on('error', (e) => void errors.push(e.message));
+    await s.track({ id: 'a', authority: 'test', subjectAltNames: ['a.example.test'] });
+    await s.start();
+    return { ...w, s, renewedAt, errors, asked: () => asked };
+  }
+
+  it('renews inside the window the CA suggests, and explains it', async () => {
+    const t = await withWindow((nb) => ({ start: nb + 30 * D, end: nb + 31 * D }));
+    const first = (await t.s.get('a'))!.certificate!;
+    await t.clock.advance('1m'); // the steward asks about a new certificate at once
+    const e = await t.s.explain('a');
+    expect(e.action).toBe('ask-ca'); // it checks the window again before the renewal is due
+    expect(e.plan?.rule).toBe('ca-window');
+    await t.clock.advance('35d');
+    const nb = first.notBefore.getTime();
+    expect(t.renewedAt[1]! - nb).toBeGreaterThanOrEqual(30 * D);
+    expect(t.renewedAt[1]! - nb).toBeLessThanOrEqual(31 * D);
+    expect(t.asked()).toBeGreaterThanOrEqual(2); // the first certificate, then the new one
+    await t.s.stop();
+  });
+
+  it('lets the emergency limit beat a CA that keeps saying later', async () => {
+    const t = await withWindow((nb) => ({ start: nb + 200 * D, end: nb + 210 * D }));
+    const first = (await t.s.get('a'))!.certificate!;
+    await t.clock.advance('89d');
+    expect(t.renewedAt[1]).toBe(first.notAfter.getTime() - 7 * D);
+    await t.s.stop();
+  });
+
+  it('falls back to its own policy when the CA cannot answer, and says so on the error event', async () => {
+    const t = await withWindow(() => new Error('ARI endpoint down'));
+    const first = (await t.s.get('a'))!.certificate!;
+    await t.clock.advance('70d');
+    const lifetime = first.notAfter.getTime() - first.notBefore.getTime();
+    const at = t.renewedAt[1]! - first.notBefore.getTime();
+    expect(at).toBeGreaterThanOrEqual(lifetime * (2 / 3 - 1 / 20));
+    expect(at).toBeLessThanOrEqual(lifetime * (2 / 3 + 1 / 20));
+    expect(t.errors.some((m) => /ARI endpoint down/.test(m))).toBe(true);
+    await t.s.stop();
+  });
+});
