@@ -222,6 +222,7 @@ export class Steward {
   #tick: Promise<void> | undefined;
   #abort = new AbortController();
   #armGeneration = 0;
+  #armedAt = Infinity;
 
   constructor(options: StewardOptions) {
     if (!options.store || !options.keys || !options.authorities) {
@@ -387,7 +388,7 @@ export class Steward {
     );
     this.#emit('certificate.tracked', { id: input.id, at: now, authority: input.authority });
     if (!current) this.#emit('renewal.started', { id: input.id, at: now, cause: 'initial', rule: 'initial' });
-    this.#rearm();
+    this.#wakeBy(created.nextActionAt);
     return this.#view(created, now);
   }
 
@@ -788,6 +789,20 @@ export class Steward {
     this.#timer = undefined;
     if (at === undefined || !Number.isFinite(at)) return;
     this.#timer = this.#clock.setTimer(new Date(Math.max(at, now)), () => this.#runTick());
+    this.#armedAt = Math.max(at, now);
+  }
+
+  /**
+   * Makes sure the loop wakes by `at` (a record this process just wrote),
+   * without reading the whole schedule again: tracking a fleet stays linear.
+   */
+  #wakeBy(at: Date | null): void {
+    if (!this.#running || this.#tick || !at) return;
+    if (this.#timer && this.#armedAt <= at.getTime()) return;
+    this.#armGeneration++; // a slower #arm in flight must not replace this timer
+    this.#timer?.cancel();
+    this.#armedAt = at.getTime();
+    this.#timer = this.#clock.setTimer(at, () => this.#runTick());
   }
 
   /** Re-arms the timer after a local change that may come earlier than the current one. */
