@@ -1015,7 +1015,14 @@ export class Steward {
           handle = await this.#o.keys.generate({ algorithm: rec.spec.key.algorithm, label: rec.id }, { signal: this.#abort.signal });
           this.#emit('key.created', { id: rec.id, at: now, keyId: handle.ref.id, algorithm: handle.algorithm });
         }
-        const next = await this.#write({ ...rec, renewal: ev({ type: 'key-ready', keyRef: handle.ref }) }, now);
+        let next: CertificateRecord;
+        try {
+          next = await this.#write({ ...rec, renewal: ev({ type: 'key-ready', keyRef: handle.ref }) }, now);
+        } catch (e) {
+          // The key was never recorded anywhere: do not leave it behind.
+          if (!reuse) await this.#destroyKeys(rec.id, [handle.ref], [], now);
+          throw e;
+        }
         return { rec: next, handle };
       }
       case 'key-ready':
