@@ -595,21 +595,20 @@ export class Steward {
     // between leaves a record that says what to do, never a revoked
     // certificate still in service with no replacement coming.
     const { before, after } = await this.#mutate(id, (r, now) => {
+      const audit: AuditEvent[] = [
+        { certificateId: id, at: now, type: 'certificate.revocation-requested', data: { serialNumber: target.serialNumber, reason } },
+      ];
       if (!replace) {
-        return r.status === 'revoked' ? undefined : { record: { ...r, status: 'revoked', nextActionAt: null, lease: undefined } };
+        return r.status === 'revoked' ? undefined : { record: { ...r, status: 'revoked', nextActionAt: null, lease: undefined }, audit };
       }
       if (inProgress(r.renewal.phase) && r.renewal.cause === 'key-compromise') return undefined;
       const from = inProgress(r.renewal.phase) ? transition(r.renewal, { type: 'cancel' }) : r.renewal;
-      return { record: { ...r, renewal: transition(from, { type: 'start', cause: 'key-compromise', at: now }), nextActionAt: now } };
+      return { record: { ...r, renewal: transition(from, { type: 'start', cause: 'key-compromise', at: now }), nextActionAt: now }, audit };
     });
     const now = this.#clock.now();
     if (after.revision !== before.revision && replace) this.#emit('renewal.started', { id, at: now, cause: 'key-compromise', rule: 'key-compromise' });
     await authority.revoke(target.chainPem, reason);
     this.#emit('certificate.revoked', { id, at: now, serialNumber: target.serialNumber, reason });
-    await this.#o.store
-      .get(id)
-      .then((r) => r && this.#o.store.update(r, now, { audit: [{ certificateId: id, at: now, type: 'certificate.revoked', data: { serialNumber: target.serialNumber, reason } }] }))
-      .catch(() => undefined); // the audit line is best effort; the revocation itself happened
     if (!replace) {
       const history = await this.#o.store.history(id).catch(() => []);
       await this.#destroyKeys(id, [target.keyRef, before.renewal.keyRef, ...history.map((h) => h.keyRef)], [], now);
