@@ -64,9 +64,11 @@ function stepError(e: unknown, at: Date): StepError {
   if (e instanceof AuthorityError) {
     return { kind: `authority-${e.kind}`, message: e.message, retryable: e.retryable, at };
   }
+
   if (isCertstewardError(e)) {
     return { kind: e.code, message: e.message, retryable: e.code !== 'config', at };
   }
+
   return { kind: 'internal', message: e instanceof Error ? e.message : String(e), retryable: true, at };
 }
 
@@ -89,15 +91,18 @@ export class RenewalWorker {
     }
     return a;
   }
+
   #timing(rec: CertificateRecord): TimingPolicy {
     return { ...(this.#c.timing ?? {}), ...((rec.spec.renewal as TimingPolicy | undefined) ?? {}) };
   }
+
   plan(rec: CertificateRecord): PlannedRenewal | undefined {
     if (!rec.current) return undefined;
     const w = rec.caWindow;
     const suggested = w && w.start && w.end && w.fingerprintSha256 === rec.current.fingerprintSha256 ? { start: w.start, end: w.end } : undefined;
     return plannedRenewal(rec.current, this.#timing(rec), rec.id, suggested);
   }
+
   /**
    * Asks the authority for its renewal window (ACME ARI) when it offers one
    * and the last answer about this certificate is due for a refresh. The
@@ -120,6 +125,7 @@ export class RenewalWorker {
       return { ...rec, caWindow: { ...(w?.fingerprintSha256 === cur.fingerprintSha256 ? w : base), checkedAt: now, nextCheckAt: new Date(now.getTime() + this.#c.caWindowCheckMs) } };
     }
   }
+
   /** Destroys the given keys except those still in use; a failure reaches the `error` event. */
   async destroyKeys(id: string, refs: readonly (KeyRef | undefined)[], keep: readonly (KeyRef | undefined)[], now: Date): Promise<void> {
     const kept = new Set(keep.filter((k): k is KeyRef => !!k).map((k) => `${k.store}:${k.id}`));
@@ -137,6 +143,7 @@ export class RenewalWorker {
       }
     }
   }
+
   async dryRun(id: string): Promise<DryRunResult> {
     const rec = await this.#c.store.get(id);
     if (!rec) throw new NotFoundError(id);
@@ -163,6 +170,7 @@ export class RenewalWorker {
       await this.#c.keys.destroy(key.ref).catch(() => undefined);
     }
   }
+
   async request(rec: CertificateRecord, key: KeyHandle): Promise<IssueRequest> {
     const csrPem = await buildCsr({
       key,
@@ -180,6 +188,7 @@ export class RenewalWorker {
       ...(rec.current ? { replaces: rec.current.chainPem } : {}),
     };
   }
+
   async #write(rec: CertificateRecord, now: Date, audit?: AuditEvent[], archive?: IssuedCertificate): Promise<CertificateRecord> {
     try {
       return await this.#c.store.update(rec, now, { ...(audit ? { audit } : {}), ...(archive ? { archive } : {}) });
@@ -188,6 +197,7 @@ export class RenewalWorker {
       throw e;
     }
   }
+
   nextActionAt(rec: CertificateRecord, now: Date): Date | null {
     if (rec.status === 'revoked') return null;
     if (!rec.current) return now;
@@ -200,11 +210,13 @@ export class RenewalWorker {
     const at = Math.min(plan.at.getTime(), alert ?? Infinity, recheck);
     return new Date(Math.max(at, now.getTime()));
   }
+
   /** The earliest of `at` and the next expiry alert, never before now. */
   #wake(rec: CertificateRecord, at: number, now: Date): Date {
     const alert = rec.current ? nextAlertAt(rec.current, rec.announced, now.getTime(), this.#c.thresholds) : undefined;
     return new Date(Math.max(now.getTime(), Math.min(at, alert ?? Infinity)));
   }
+
   async work(claimed: CertificateRecord): Promise<{ renewed: number; failed: number; alerts: number; conflict: number }> {
     const r = { renewed: 0, failed: 0, alerts: 0, conflict: 0 };
     let rec = claimed;
@@ -291,6 +303,7 @@ export class RenewalWorker {
       return r;
     }
   }
+
   async #announce(rec: CertificateRecord, level: 'warning' | 'critical' | 'expired', settle: string[], now: Date): Promise<CertificateRecord> {
     const cur = rec.current!;
     const announced = [...rec.announced.filter((k) => k.startsWith(cur.fingerprintSha256)), ...settle.filter((k) => !rec.announced.includes(k))];
@@ -318,6 +331,7 @@ export class RenewalWorker {
     }
     return written;
   }
+
   async #fail(rec: CertificateRecord, e: unknown, now: Date): Promise<CertificateRecord> {
     const error = stepError(e, now);
     const failures = rec.renewal.failures + 1;
@@ -359,6 +373,7 @@ export class RenewalWorker {
     }
     return written;
   }
+
   /** One persisted step of the renewal state machine. */
   async #step(
     rec: CertificateRecord,
@@ -438,6 +453,7 @@ export class RenewalWorker {
         throw new ConfigError('phase', rec.renewal.phase, `renewal of "${rec.id}" is in phase ${rec.renewal.phase}, which has no step`);
     }
   }
+
   async #verifyIssued(chainPem: string, handle: KeyHandle, keyRef: KeyRef, now: Date): Promise<IssuedCertificate> {
     let leaf;
     try {
@@ -465,6 +481,7 @@ export class RenewalWorker {
       issuedAt: now,
     };
   }
+
   async #activate(rec: CertificateRecord, now: Date): Promise<CertificateRecord> {
     const issued = rec.renewal.issued!;
     const previous = rec.current;
@@ -513,6 +530,7 @@ export class RenewalWorker {
     await this.#retireOldKeys(rec.id, issued, previous, rec.renewal.cause, now);
     return written;
   }
+
   /**
    * After an activation, destroys the key that has just aged out (two
    * generations back): the previous key stays for servers still using it,
@@ -532,6 +550,7 @@ export class RenewalWorker {
     for (const ref of retiring) this.#c.emit('key.retired', { id, at: now, keyId: ref.id });
     await this.destroyKeys(id, retiring, keep, now);
   }
+
   /** Expiry status with the thresholds scaled to the certificate's lifetime, as alerts use them. */
   expiry(cert: IssuedCertificate, now: Date): ExpiryReport {
     const t = effectiveThresholds(cert, this.#c.thresholds);
