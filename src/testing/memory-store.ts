@@ -17,6 +17,7 @@ import type {
   StoreCallOptions,
   UpdateExtras,
 } from '../ports/certificate-store.js';
+import { DueIndex } from './due-index.js';
 
 /**
  * The store methods a fault can target.
@@ -142,9 +143,10 @@ interface PendingFault {
  *   rejects with {@link ConfigError}, so simulation bugs surface at the call.
  *
  * Complexity (n records, k = `limit`): `get`, `create`, `update`, `delete` are
- * O(1) plus the copy; `claimDue` and `list` are one O(n log k) scan with a
- * bounded heap (no sort of the whole set); `nextDueAt` and `countExpiring` are
- * one O(n) scan. Fine for simulations of tens of thousands of records.
+ * O(log n) plus the copy (writes keep a schedule index); `claimDue` and
+ * `nextDueAt` read that index, O(log n) per record they look at; `list` is one
+ * O(n log k) scan with a bounded heap; `countExpiring` one O(n) scan. Fine for
+ * simulations of a fleet of hundreds of thousands.
  *
  * Every call does its work synchronously before its promise settles, so calls
  * are atomic with respect to each other (`Promise.all` of several `claimDue`
@@ -162,6 +164,7 @@ interface PendingFault {
  */
 export class MemoryStore implements CertificateStore {
   readonly #records = new Map<string, CertificateRecord>();
+  readonly #due = new DueIndex();
   /** Newest first. */
   readonly #history = new Map<string, IssuedCertificate[]>();
   /** In the order written. */
@@ -305,6 +308,7 @@ export class MemoryStore implements CertificateStore {
       // Any revision, timestamps or lease the caller passed at run time are not picked up.
       const created = toStored(structuredClone(record), 1, new Date(now), new Date(now), undefined);
       this.#records.set(created.id, created);
+      this.#schedule(created);
       this.#writeExtras(created.id, extras);
       return structuredClone(created);
     });
@@ -330,6 +334,7 @@ export class MemoryStore implements CertificateStore {
       const copy = structuredClone(record);
       const updated = toStored(copy, stored.revision + 1, new Date(stored.createdAt), new Date(now), copy.lease);
       this.#records.set(updated.id, updated);
+      this.#schedule(updated);
       this.#writeExtras(updated.id, extras);
       return structuredClone(updated);
     });
@@ -352,7 +357,7 @@ export class MemoryStore implements CertificateStore {
    * Leases up to `limit` claimable records (see the class notes) to `owner`
    * until `now + leaseMs`, earliest `nextActionAt` first (ties by id), each at
    * the next revision with `updatedAt = now`, and returns those new versions.
-   * O(n log limit).
+   * O(log n) per record handed out (from the schedule index).
    *
    * @throws {@link ConfigError} when `now` is not a valid Date, `owner` is
    *   empty, `leaseMs` is not a positive finite number, or `limit` is not a
@@ -376,15 +381,13 @@ export class MemoryStore implements CertificateStore {
       }
       assertCount(limit, 'claimDue', 'limit');
       const t = now.getTime();
-      const due = new SmallestK<CertificateRecord>(limit, byDueThenId);
-      for (const r of this.#records.values()) {
-        if (isClaimable(r, t)) due.offer(r);
-      }
+      const due = this.#due.takeDue(t, limit, this.#currentVersion, (r) => isClaimable(r, t));
       const until = t + leaseMs;
-      return due.sorted().map((r) => {
+      return due.map((r) => {
         // Nested objects are shared with the version replaced, which nothing references any more.
         const claimed = toStored(r, r.revision + 1, r.createdAt, new Date(t), { owner, until: new Date(until) });
         this.#records.set(claimed.id, claimed);
+        this.#schedule(claimed);
         return structuredClone(claimed);
       });
     });
@@ -395,18 +398,29 @@ export class MemoryStore implements CertificateStore {
    * were written meanwhile: the minimum, over active records with a non-null
    * `nextActionAt`, of `nextActionAt` — or of `lease.until` when the record
    * holds a lease ending later. It may be in the past (work is already due);
-   * undefined when no record will ever be due. O(n).
+   * undefined when no record will ever be due. O(log n) per leased record at
+   * the head of the schedule (an index kept on every write).
    */
   async nextDueAt(options?: StoreCallOptions): Promise<Date | undefined> {
     return this.#call({ method: 'nextDueAt' }, options, () => {
-      let earliest = Infinity;
-      for (const r of this.#records.values()) {
-        if (r.status !== 'active' || r.nextActionAt === null) continue;
-        const at = Math.max(r.nextActionAt.getTime(), r.lease?.until.getTime() ?? -Infinity);
-        if (at < earliest) earliest = at;
-      }
-      return earliest === Infinity ? undefined : new Date(earliest);
+      const earliest = this.#due.earliest(this.#currentVersion);
+      return earliest === undefined ? undefined : new Date(earliest);
     });
+  }
+
+  /**
+   * The stored record if the schedule entry still describes it (same revision
+   * and time: a record deleted and created again restarts its revisions).
+   */
+  readonly #currentVersion = (id: string, revision: number, at: number): CertificateRecord | undefined => {
+    const r = this.#records.get(id);
+    return r && r.revision === revision && r.status === 'active' && r.nextActionAt?.getTime() === at ? r : undefined;
+  };
+
+  /** Adds a written version to the schedule, compacting it when stale entries pile up. */
+  #schedule(r: CertificateRecord): void {
+    this.#due.note(r);
+    if (this.#due.size > 4 * this.#records.size + 1024) this.#due.rebuild(this.#records.values());
   }
 
   /** Past certificates of `id`, newest archived first (at most `historyLimit`); kept after delete. */
@@ -548,9 +562,6 @@ function byId(a: CertificateRecord, b: CertificateRecord): number {
 }
 
 /** Only called on claimable records, whose nextActionAt is non-null. */
-function byDueThenId(a: CertificateRecord, b: CertificateRecord): number {
-  return a.nextActionAt!.getTime() - b.nextActionAt!.getTime() || compareIds(a.id, b.id);
-}
 
 function assertTime(value: Date, method: string, name: string): void {
   if (!(value instanceof Date) || Number.isNaN(value.getTime())) {

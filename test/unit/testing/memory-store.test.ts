@@ -245,3 +245,41 @@ describe('MemoryStore', () => {
     });
   });
 });
+
+describe('MemoryStore schedule index', () => {
+  it('forgets the schedule of a deleted record when the id is created again (revisions restart at 1)', async () => {
+    const store = new MemoryStore();
+    await store.create(record('a', at(MINUTE)), NOW);
+    await store.delete('a', 1);
+    await store.create(record('a', at(DAY)), NOW);
+    expect(await store.nextDueAt()).toEqual(at(DAY));
+    expect(await store.claimDue(at(2 * MINUTE), 'p', MINUTE, 10)).toEqual([]);
+    expect((await store.claimDue(at(DAY), 'p', MINUTE, 10)).map((r) => r.id)).toEqual(['a']);
+  });
+
+  it('agrees with a full scan over thousands of random writes, claims and deletes', async () => {
+    const store = new MemoryStore();
+    let seed = 42;
+    const rand = () => ((seed = (seed * 1_103_515_245 + 12_345) & 0x7fffffff) / 0x7fffffff);
+    const ids = Array.from({ length: 200 }, (_, i) => `r${String(i).padStart(3, '0')}`);
+    let t = NOW.getTime();
+    for (let step = 0; step < 3_000; step++) {
+      t += Math.floor(rand() * MINUTE);
+      const now = new Date(t);
+      const id = ids[Math.floor(rand() * ids.length)]!;
+      const existing = await store.get(id);
+      const op = rand();
+      if (!existing) await store.create(record(id, rand() < 0.9 ? new Date(t + Math.floor(rand() * 30 * MINUTE)) : null), now);
+      else if (op < 0.5) await store.update({ ...existing, nextActionAt: new Date(t + Math.floor(rand() * 30 * MINUTE)), lease: undefined }, now);
+      else if (op < 0.6) await store.delete(id, existing.revision);
+      else await store.claimDue(now, `p${step % 3}`, Math.floor(rand() * 10 * MINUTE) + 1, Math.floor(rand() * 4));
+      // The reference: a scan of every record, as the port defines nextDueAt.
+      let expected = Infinity;
+      for (const r of await store.list({ limit: 1_000 })) {
+        if (r.status !== 'active' || r.nextActionAt === null) continue;
+        expected = Math.min(expected, Math.max(r.nextActionAt.getTime(), r.lease?.until.getTime() ?? -Infinity));
+      }
+      expect((await store.nextDueAt())?.getTime() ?? Infinity).toBe(expected);
+    }
+  });
+});
