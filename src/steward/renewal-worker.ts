@@ -121,6 +121,7 @@ export class RenewalWorker {
       const next = new Date(now.getTime() + Math.max(60_000, info?.retryAfterMs ?? this.#c.caWindowCheckMs));
       return { ...rec, caWindow: info ? { ...base, start: info.start, end: info.end, nextCheckAt: next } : { ...base, nextCheckAt: next } };
     } catch (e) {
+      if (this.#c.signal().aborted) return rec; // stopped: not the CA's fault, ask again on the next run
       this.#c.emit('error', { at: now, id: rec.id, error: e, message: `could not read the renewal window from "${rec.spec.authority}": ${(e as Error).message}` });
       return { ...rec, caWindow: { ...(w?.fingerprintSha256 === cur.fingerprintSha256 ? w : base), checkedAt: now, nextCheckAt: new Date(now.getTime() + this.#c.caWindowCheckMs) } };
     }
@@ -519,12 +520,21 @@ export class RenewalWorker {
         this.#c.emit('key.retiring', { id: rec.id, at: now, keyId: previous.keyRef.id });
       }
     }
-    if (revokeAfter && previous) {
-      try {
-        await this.authority(rec.spec.authority).revoke?.(previous.chainPem, revokeAfter.reason as RevocationReason);
-        this.#c.emit('certificate.revoked', { id: rec.id, at: now, serialNumber: previous.serialNumber, reason: revokeAfter.reason });
-      } catch (e) {
-        this.#c.emit('error', { at: now, id: rec.id, error: e, message: `the replaced certificate ${previous.serialNumber} could not be revoked: ${(e as Error).message}` });
+    if (revokeAfter) {
+      // Revoke exactly the certificate the host named: the previous one, or an older one in history.
+      const target =
+        previous?.serialNumber === revokeAfter.serialNumber
+          ? previous
+          : (await this.#c.store.history(rec.id).catch(() => [])).find((h) => h.serialNumber === revokeAfter.serialNumber);
+      if (target) {
+        try {
+          await this.authority(rec.spec.authority).revoke?.(target.chainPem, revokeAfter.reason as RevocationReason);
+          this.#c.emit('certificate.revoked', { id: rec.id, at: now, serialNumber: target.serialNumber, reason: revokeAfter.reason });
+        } catch (e) {
+          this.#c.emit('error', { at: now, id: rec.id, error: e, message: `the replaced certificate ${target.serialNumber} could not be revoked: ${(e as Error).message}` });
+        }
+      } else {
+        this.#c.emit('error', { at: now, id: rec.id, error: undefined, message: `certificate ${revokeAfter.serialNumber} was not found to revoke after its replacement` });
       }
     }
     await this.#retireOldKeys(rec.id, issued, previous, rec.renewal.cause, now);

@@ -164,6 +164,16 @@ export interface DryRunResult {
   readonly subjectAltNames: readonly string[];
 }
 
+/** The certificate a host asked to act on was replaced before the change could be written. */
+function changedMeanwhile(id: string, wanted: string, found: string | undefined): ConflictError {
+  return new ConflictError(
+    id,
+    undefined,
+    undefined,
+    `the certificate of "${id}" changed meanwhile (serial ${wanted} asked for, ${found ?? 'none'} current): check it and ask again`,
+  );
+}
+
 function parseName(n: NameInput): { type: 'dns' | 'ip' | 'email' | 'uri'; value: string } {
   if (typeof n !== 'string') return { type: n.type, value: n.value };
   const m = /^(dns|ip|email|uri):(.*)$/i.exec(n);
@@ -197,6 +207,7 @@ export class Steward {
   #abort = new AbortController();
   #armGeneration = 0;
   #armedAt = Infinity;
+  #wakeAt = Infinity;
 
   constructor(options: StewardOptions) {
     if (!options.store || !options.keys || !options.authorities) {
@@ -532,6 +543,7 @@ export class Steward {
     // between leaves a record that says what to do, never a revoked
     // certificate still in service with no replacement coming.
     const { before, after } = await this.#mutate(id, (r, now) => {
+      if (r.current?.serialNumber !== target.serialNumber) throw changedMeanwhile(id, target.serialNumber, r.current?.serialNumber);
       const audit: AuditEvent[] = [
         { certificateId: id, at: now, type: 'certificate.revocation-requested', data: { serialNumber: target.serialNumber, reason } },
       ];
@@ -559,6 +571,9 @@ export class Steward {
   async #restart(id: string, cause: RenewalCause, revokeAfter?: { serialNumber: string; reason: string }): Promise<void> {
     const { before, after } = await this.#mutate(id, (rec, now) => {
       if (rec.status === 'revoked') throw new ConfigError('id', id, `"${id}" is revoked; revoked certificates are never renewed`);
+      if (revokeAfter && rec.current?.serialNumber !== revokeAfter.serialNumber) {
+        throw changedMeanwhile(id, revokeAfter.serialNumber, rec.current?.serialNumber);
+      }
       if (inProgress(rec.renewal.phase) && !revokeAfter) {
         // Already renewing: make it due now (a failed attempt waits no longer).
         if (rec.lease && rec.lease.until.getTime() > now.getTime()) return undefined; // being worked on right now
@@ -635,8 +650,7 @@ export class Steward {
   async stop(): Promise<void> {
     this.#running = false;
     this.#armGeneration++;
-    this.#timer?.cancel();
-    this.#timer = undefined;
+    this.#setTimer(Infinity, 0);
     const tick = this.#tick;
     if (tick) {
       const grace = new AbortController();
@@ -679,25 +693,44 @@ export class Steward {
       at = now + 60_000;
     }
     if (generation !== this.#armGeneration || !this.#running) return;
-    if (this.#poll !== null) at = Math.min(at ?? Infinity, now + this.#poll);
+    // A record written while the schedule was being read is in #wakeAt.
+    at = Math.min(at ?? Infinity, this.#wakeAt);
+    if (this.#poll !== null) at = Math.min(at, now + this.#poll);
+    this.#setTimer(at, now);
+  }
+
+  /** Replaces the loop's one timer (none for an infinite time). */
+  #setTimer(at: number, now: number): void {
     this.#timer?.cancel();
     this.#timer = undefined;
-    if (at === undefined || !Number.isFinite(at)) return;
-    this.#timer = this.#clock.setTimer(new Date(Math.max(at, now)), () => this.#runTick());
-    this.#armedAt = Math.max(at, now);
+    this.#armedAt = Infinity;
+    this.#wakeAt = Infinity;
+    if (!Number.isFinite(at)) return;
+    const firesAt = Math.max(at, now);
+    this.#armedAt = firesAt;
+    this.#timer = this.#clock.setTimer(new Date(firesAt), () => {
+      // Fired: no timer is pending any more until the tick re-arms, and the wake-ups it covered are done.
+      this.#timer = undefined;
+      this.#armedAt = Infinity;
+      if (this.#wakeAt <= firesAt) this.#wakeAt = Infinity;
+      return this.#runTick();
+    });
   }
 
   /**
    * Makes sure the loop wakes by `at` (a record this process just wrote),
    * without reading the whole schedule again: tracking a fleet stays linear.
+   * While a tick runs or the schedule is being read, the time is kept for the
+   * re-arm that follows.
    */
   #wakeBy(at: Date | null): void {
-    if (!this.#running || this.#tick || !at) return;
+    if (!this.#running || !at) return;
+    this.#wakeAt = Math.min(this.#wakeAt, at.getTime());
+    if (this.#tick) return;
     if (this.#timer && this.#armedAt <= at.getTime()) return;
-    this.#armGeneration++; // a slower #arm in flight must not replace this timer
-    this.#timer?.cancel();
-    this.#armedAt = at.getTime();
-    this.#timer = this.#clock.setTimer(at, () => this.#runTick());
+    const wakeAt = this.#wakeAt;
+    this.#setTimer(at.getTime(), this.#clock.now().getTime());
+    this.#wakeAt = wakeAt; // an #arm still reading the schedule must include it too
   }
 
   /** Re-arms the timer after a local change that may come earlier than the current one. */

@@ -1,9 +1,10 @@
 /**
- * The MemoryStore's schedule: a min-heap of (nextActionAt, id, revision)
- * entries, so `claimDue` and `nextDueAt` cost O(log n) per record handed out
- * instead of a scan of the whole fleet. Entries are never updated in place:
- * every write adds one, and an entry whose revision is no longer the record's
- * is dropped when it reaches the top.
+ * The MemoryStore's schedule: a min-heap of (nextActionAt, id) entries, so
+ * `claimDue` and `nextDueAt` cost O(log n) per record they look at instead of
+ * a scan of the whole fleet. Entries are never updated in place: every write
+ * of a record adds one with a new sequence number, and only the entry with
+ * the record's latest number counts; the others are dropped when they reach
+ * the top.
  *
  * @module
  */
@@ -12,7 +13,7 @@ import type { CertificateRecord } from '../ports/certificate-store.js';
 interface Entry {
   readonly at: number;
   readonly id: string;
-  readonly revision: number;
+  readonly seq: number;
 }
 
 function before(a: Entry, b: Entry): boolean {
@@ -22,16 +23,27 @@ function before(a: Entry, b: Entry): boolean {
 /** A lazily cleaned schedule of records by nextActionAt (ties by id). */
 export class DueIndex {
   #heap: Entry[] = [];
+  /** The sequence number of each id's latest write; an entry with another number is stale. */
+  #latest = new Map<string, number>();
+  #seq = 0;
 
-  /** Records the schedule of a record version just written. */
+  /** Records the schedule of a record version just written (unscheduled versions only retire older entries). */
   note(r: CertificateRecord): void {
+    const seq = ++this.#seq;
+    this.#latest.set(r.id, seq);
     if (r.status !== 'active' || r.nextActionAt === null) return;
-    this.#push({ at: r.nextActionAt.getTime(), id: r.id, revision: r.revision });
+    this.#push({ at: r.nextActionAt.getTime(), id: r.id, seq });
+  }
+
+  /** The record was deleted: every entry of it is stale. */
+  forget(id: string): void {
+    this.#latest.delete(id);
   }
 
   /** Rebuilds from the current records (drops every stale entry). */
   rebuild(records: Iterable<CertificateRecord>): void {
     this.#heap = [];
+    this.#latest = new Map();
     for (const r of records) this.note(r);
   }
 
@@ -40,22 +52,25 @@ export class DueIndex {
     return this.#heap.length;
   }
 
+  #live(e: Entry): boolean {
+    return this.#latest.get(e.id) === e.seq;
+  }
+
   /**
-   * Removes and returns, earliest first, up to `limit` current records due by
-   * `t` that `claimable` accepts; current records it refuses (a live lease)
-   * stay scheduled.
+   * Removes and returns, earliest first, up to `limit` records due by `t`
+   * that `claimable` accepts; records it refuses (a live lease) stay scheduled.
    */
   takeDue(
     t: number,
     limit: number,
-    current: (id: string, revision: number, at: number) => CertificateRecord | undefined,
+    get: (id: string) => CertificateRecord | undefined,
     claimable: (r: CertificateRecord) => boolean,
   ): CertificateRecord[] {
     const out: CertificateRecord[] = [];
     const held: Entry[] = [];
     while (out.length < limit && this.#heap.length > 0 && this.#heap[0]!.at <= t) {
       const e = this.#pop();
-      const r = current(e.id, e.revision, e.at);
+      const r = this.#live(e) ? get(e.id) : undefined;
       if (!r) continue; // stale
       if (claimable(r)) out.push(r);
       else held.push(e);
@@ -65,15 +80,15 @@ export class DueIndex {
   }
 
   /**
-   * The earliest max(nextActionAt, lease end) over current records: walks the
+   * The earliest max(nextActionAt, lease end) over scheduled records: walks the
    * heap only as far as the leased records at its top.
    */
-  earliest(current: (id: string, revision: number, at: number) => CertificateRecord | undefined): number | undefined {
+  earliest(get: (id: string) => CertificateRecord | undefined): number | undefined {
     let best = Infinity;
     const seen: Entry[] = [];
     while (this.#heap.length > 0 && this.#heap[0]!.at < best) {
       const e = this.#pop();
-      const r = current(e.id, e.revision, e.at);
+      const r = this.#live(e) ? get(e.id) : undefined;
       if (!r) continue;
       seen.push(e);
       best = Math.min(best, Math.max(e.at, r.lease?.until.getTime() ?? -Infinity));

@@ -350,6 +350,7 @@ export class MemoryStore implements CertificateStore {
       const stored = this.#records.get(id);
       if (stored === undefined || stored.revision !== revision) throw new ConflictError(id, revision, stored?.revision);
       this.#records.delete(id);
+      this.#due.forget(id);
     });
   }
 
@@ -408,14 +409,8 @@ export class MemoryStore implements CertificateStore {
     });
   }
 
-  /**
-   * The stored record if the schedule entry still describes it (same revision
-   * and time: a record deleted and created again restarts its revisions).
-   */
-  readonly #currentVersion = (id: string, revision: number, at: number): CertificateRecord | undefined => {
-    const r = this.#records.get(id);
-    return r && r.revision === revision && r.status === 'active' && r.nextActionAt?.getTime() === at ? r : undefined;
-  };
+  /** The stored record (the schedule index says which entry is its latest). */
+  readonly #currentVersion = (id: string): CertificateRecord | undefined => this.#records.get(id);
 
   /** Adds a written version to the schedule, compacting it when stale entries pile up. */
   #schedule(r: CertificateRecord): void {

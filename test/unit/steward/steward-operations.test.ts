@@ -390,3 +390,56 @@ describe('CA-suggested renewal windows (renewalInfo)', () => {
     await t.s.stop();
   });
 });
+
+describe('Steward races with other processes', () => {
+  it('refuses to revoke when the certificate was replaced between reading and writing, never revoking the new one', async () => {
+    const w = await world(90);
+    let hold: Promise<void> | undefined;
+    // The host's store answers its first read late: another process renews in between.
+    const slow = new Proxy(w.store, {
+      get(target, prop) {
+        if (prop === 'get') {
+          return async (id: string) => {
+            const v = await target.get(id);
+            if (hold) {
+              const h = hold;
+              hold = undefined;
+              await h;
+            }
+            return v;
+          };
+        }
+        const v = Reflect.get(target, prop, target) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const host = createSteward({ store: slow, authorities: { test: w.ca }, keys: w.keys, clock: w.clock, pollIntervalMs: null, owner: 'host' });
+    const other = createSteward({ store: w.store, authorities: { test: w.ca }, keys: w.keys, clock: w.clock, pollIntervalMs: null, owner: 'other' });
+    await host.track({ id: 'a', authority: 'test', subjectAltNames: ['a.example.test'] });
+    await host.runOnce();
+    const s1 = (await host.get('a'))!.certificate!.serialNumber;
+    let go!: () => void;
+    hold = new Promise<void>((r) => (go = r));
+    const revoking = host.revoke('a', 'superseded');
+    await new Promise((r) => setImmediate(r));
+    await other.renewNow('a');
+    const s2 = (await w.store.get('a'))!.current!.serialNumber;
+    go();
+    await expect(revoking).rejects.toThrow(/changed meanwhile/);
+    expect(w.ca.isRevoked(s2)).toBe(false);
+    expect(w.ca.isRevoked(s1)).toBe(false); // nothing was revoked on a guess; the host asks again knowing S2
+  });
+
+  it('keeps a pending revocation when the renewal is restarted, and revokes the named certificate once it is replaced', async () => {
+    const w = await world(90);
+    const s = w.make();
+    await s.track({ id: 'a', authority: 'test', subjectAltNames: ['a.example.test'] });
+    await s.runOnce();
+    const s1 = (await s.get('a'))!.certificate!.serialNumber;
+    // A replace-before-revoke of S1 is pending when the host asks for a manual renewal.
+    const rec = (await w.store.get('a'))!;
+    await w.store.update({ ...rec, renewal: { ...rec.renewal, revokeAfter: { serialNumber: s1, reason: 'superseded' } } }, w.clock.now());
+    await s.renewNow('a');
+    expect(w.ca.isRevoked(s1)).toBe(true);
+  });
+});

@@ -257,6 +257,15 @@ describe('MemoryStore schedule index', () => {
     expect((await store.claimDue(at(DAY), 'p', MINUTE, 10)).map((r) => r.id)).toEqual(['a']);
   });
 
+  it('hands a record out once after delete + re-create with the same schedule', async () => {
+    const store = new MemoryStore();
+    await store.create(record('a', at(DAY)), NOW);
+    await store.delete('a', 1);
+    await store.create(record('a', at(DAY)), NOW); // revision 1 again, the same nextActionAt
+    expect((await store.claimDue(at(2 * DAY), 'p', MINUTE, 10)).map((r) => `${r.id}@${r.revision}`)).toEqual(['a@2']);
+    expect(await store.claimDue(at(2 * DAY), 'q', MINUTE, 10)).toEqual([]);
+  });
+
   it('agrees with a full scan over thousands of random writes, claims and deletes', async () => {
     const store = new MemoryStore();
     let seed = 42;
