@@ -13,7 +13,7 @@
  */
 import { createPublicKey, verify as verifySignature, constants, type KeyObject } from 'node:crypto';
 import { CertificateParseError, ConfigError, KeyError } from '../errors.js';
-import type { KeyAlgorithm, KeyHandle } from '../ports/key-store.js';
+import type { KeyHandle } from '../ports/key-store.js';
 import { isDerInput } from './certificate.js';
 import { bitString, explicit, oid, sequence, setOf, smallInteger } from './der-writer.js';
 import { signWith, spkiOf, verifyWithNodeKey } from './key-signer.js';
@@ -84,46 +84,8 @@ export interface CsrInfo {
   readonly der: Uint8Array;
 }
 
-/**
- * WebCrypto signing parameters for each key algorithm; see {@link signingAlgorithmFor}.
- *
- * @example
- * ```ts
- * const alg: SigningAlgorithm = { name: 'ECDSA', hash: 'SHA-256' }
- * await key.crypto.subtle.sign(alg, key.privateKey, data)
- * ```
- */
-export type SigningAlgorithm =
-  | { readonly name: 'ECDSA'; readonly hash: 'SHA-256' | 'SHA-384' }
-  | { readonly name: 'RSASSA-PKCS1-v1_5'; readonly hash: 'SHA-256' }
-  | { readonly name: 'Ed25519' };
-
-/**
- * The signature algorithm certsteward signs with for a key algorithm:
- * ECDSA P-256 → ECDSA with SHA-256, P-384 → SHA-384, RSA → RSASSA-PKCS1-v1_5
- * with SHA-256, Ed25519 → Ed25519.
- *
- * @example
- * ```ts
- * signingAlgorithmFor('ECDSA-P384') // { name: 'ECDSA', hash: 'SHA-384' }
- * ```
- */
-export function signingAlgorithmFor(algorithm: KeyAlgorithm): SigningAlgorithm {
-  switch (algorithm) {
-    case 'ECDSA-P256':
-      return { name: 'ECDSA', hash: 'SHA-256' };
-    case 'ECDSA-P384':
-      return { name: 'ECDSA', hash: 'SHA-384' };
-    case 'RSA-2048':
-    case 'RSA-3072':
-    case 'RSA-4096':
-      return { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
-    case 'Ed25519':
-      return { name: 'Ed25519' };
-    default:
-      throw new ConfigError('algorithm', algorithm, `unsupported key algorithm ${JSON.stringify(algorithm)}`);
-  }
-}
+// The key algorithm → signature algorithm mapping lives beside the signer.
+export { signingAlgorithmFor, type SigningAlgorithm } from './key-signer.js';
 
 const SAN_TYPES: ReadonlySet<string> = new Set(['dns', 'ip', 'email', 'uri']);
 

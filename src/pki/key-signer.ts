@@ -9,15 +9,55 @@
  * @module
  */
 import { KeyObject, createHash, sign as nodeSign, verify as nodeVerify, webcrypto } from 'node:crypto';
-import { KeyError } from '../errors.js';
+import { ConfigError, KeyError } from '../errors.js';
 import type { KeyAlgorithm, KeyHandle } from '../ports/key-store.js';
 import { concat, tlv, unsignedInteger } from './der-writer.js';
 
-/** The hash each key algorithm signs with (Ed25519 hashes internally). */
+/**
+ * WebCrypto signing parameters for each key algorithm; see {@link signingAlgorithmFor}.
+ *
+ * @example
+ * ```ts
+ * const alg: SigningAlgorithm = { name: 'ECDSA', hash: 'SHA-256' }
+ * await key.crypto.subtle.sign(alg, key.privateKey, data)
+ * ```
+ */
+export type SigningAlgorithm =
+  | { readonly name: 'ECDSA'; readonly hash: 'SHA-256' | 'SHA-384' }
+  | { readonly name: 'RSASSA-PKCS1-v1_5'; readonly hash: 'SHA-256' }
+  | { readonly name: 'Ed25519' };
+
+/**
+ * The signature algorithm certsteward signs with for a key algorithm:
+ * ECDSA P-256 → ECDSA with SHA-256, P-384 → SHA-384, RSA → RSASSA-PKCS1-v1_5
+ * with SHA-256, Ed25519 → Ed25519.
+ *
+ * @example
+ * ```ts
+ * signingAlgorithmFor('ECDSA-P384') // { name: 'ECDSA', hash: 'SHA-384' }
+ * ```
+ */
+export function signingAlgorithmFor(algorithm: KeyAlgorithm): SigningAlgorithm {
+  switch (algorithm) {
+    case 'ECDSA-P256':
+      return { name: 'ECDSA', hash: 'SHA-256' };
+    case 'ECDSA-P384':
+      return { name: 'ECDSA', hash: 'SHA-384' };
+    case 'RSA-2048':
+    case 'RSA-3072':
+    case 'RSA-4096':
+      return { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
+    case 'Ed25519':
+      return { name: 'Ed25519' };
+    default:
+      throw new ConfigError('algorithm', algorithm, `unsupported key algorithm ${JSON.stringify(algorithm)}`);
+  }
+}
+
+/** The node:crypto hash name each key algorithm signs with (Ed25519 hashes internally). */
 export function hashFor(algorithm: KeyAlgorithm): 'sha256' | 'sha384' | null {
-  if (algorithm === 'ECDSA-P384') return 'sha384';
-  if (algorithm === 'Ed25519') return null;
-  return 'sha256';
+  const alg = signingAlgorithmFor(algorithm);
+  return 'hash' in alg ? (alg.hash === 'SHA-384' ? 'sha384' : 'sha256') : null;
 }
 
 /** The key as a KeyObject when the handle's provider is Node's own WebCrypto; else undefined. */
@@ -50,14 +90,12 @@ export function p1363ToDer(sig: Uint8Array): Uint8Array {
  * @throws {@link KeyError} when the key cannot sign.
  */
 export async function signWith(handle: KeyHandle, data: Uint8Array): Promise<Uint8Array> {
-  const hash = hashFor(handle.algorithm);
   const k = nodeKey(handle, handle.privateKey);
   try {
-    if (k) return new Uint8Array(nodeSign(hash, data, k));
-    const name = handle.algorithm.startsWith('ECDSA') ? 'ECDSA' : handle.algorithm === 'Ed25519' ? 'Ed25519' : 'RSASSA-PKCS1-v1_5';
-    const params = name === 'ECDSA' ? { name, hash: hash === 'sha384' ? 'SHA-384' : 'SHA-256' } : { name };
-    const sig = new Uint8Array(await handle.crypto.subtle.sign(params, handle.privateKey, new Uint8Array(data)));
-    return name === 'ECDSA' ? p1363ToDer(sig) : sig;
+    const params = signingAlgorithmFor(handle.algorithm);
+    if (k) return new Uint8Array(nodeSign(hashFor(handle.algorithm), data, k));
+    const sig = new Uint8Array(await handle.crypto.subtle.sign({ ...params }, handle.privateKey, new Uint8Array(data)));
+    return params.name === 'ECDSA' ? p1363ToDer(sig) : sig;
   } catch (e) {
     throw new KeyError(`the ${handle.algorithm} key "${handle.ref.id}" could not sign: ${(e as Error).message}`, { cause: e });
   }
