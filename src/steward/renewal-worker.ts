@@ -203,13 +203,11 @@ export class RenewalWorker {
     if (rec.status === 'revoked') return null;
     if (!rec.current) return now;
     const plan = this.plan(rec)!;
-    const alert = nextAlertAt(rec.current, rec.announced, now.getTime(), this.#c.thresholds);
     // Ask the CA (when it offers windows) about a new certificate at once, then whenever its answer is due for a refresh.
     const asks = !!this.#c.authorities[rec.spec.authority]?.renewalInfo;
     const known = rec.caWindow?.fingerprintSha256 === rec.current.fingerprintSha256;
     const recheck = !asks ? Infinity : known ? rec.caWindow!.nextCheckAt.getTime() : now.getTime();
-    const at = Math.min(plan.at.getTime(), alert ?? Infinity, recheck);
-    return new Date(Math.max(at, now.getTime()));
+    return this.#wake(rec, Math.min(plan.at.getTime(), recheck), now);
   }
 
   /** The earliest of `at` and the next expiry alert, never before now. */
