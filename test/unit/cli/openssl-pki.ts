@@ -4,22 +4,15 @@
  * `openssl ca -startdate/-enddate` (OpenSSL 3.0's `req`/`x509` cannot backdate).
  * Not a test file; imported by the CLI tests.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { opensslOk as openssl, parseOpensslIsoDate } from '../pki/openssl-cli.js';
 
 export const DAY_MS = 86_400_000;
 
-/** Runs openssl and throws with its stderr when it fails. */
-export function openssl(args: readonly string[], cwd?: string): string {
-  try {
-    return execFileSync('openssl', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  } catch (e) {
-    const err = e as { stderr?: string; status?: number };
-    throw new Error(`openssl ${args.join(' ')} failed (${err.status}): ${err.stderr ?? ''}`);
-  }
-}
+/** Runs openssl and throws with its stderr when it fails (the pki tests' runner). */
+export { openssl };
 
 /** A certificate on disk with its key. */
 export interface Issued {
@@ -136,7 +129,7 @@ export function opensslFacts(certPath: string): { notBefore: Date; notAfter: Dat
   const pick = (key: string) => {
     const m = new RegExp(`^${key}=(.+)$`, 'm').exec(dates);
     if (!m) throw new Error(`no ${key} in ${dates}`);
-    return new Date(m[1]!.trim().replace(' ', 'T'));
+    return parseOpensslIsoDate(m[1]!);
   };
   const fp = (alg: string) => openssl(['x509', '-in', certPath, '-noout', '-fingerprint', `-${alg}`]).trim().replace(/^.*Fingerprint=/i, '');
   return { notBefore: pick('notBefore'), notAfter: pick('notAfter'), sha256Colon: fp('sha256'), sha1Colon: fp('sha1') };

@@ -105,15 +105,10 @@ describe('certsteward inspect host:port', () => {
     expect(doc.certificates[0]!.notAfter).toBe(opensslFacts(leaf.certPath).notAfter.toISOString());
   });
 
-  it('reads [::1]:port on an IPv6 loopback', async (ctx) => {
+  it('reads [::1]:port on an IPv6 loopback', async () => {
     const v6 = createServer({ key: readFileSync(leaf.keyPath), cert: leaf.pem + inter.pem }, (s) => s.end());
-    let v6Port: number;
-    try {
-      v6Port = await listen(v6, '::1');
-    } catch {
-      ctx.skip(); // no IPv6 loopback on this machine
-      return;
-    }
+    // This machine kind has an IPv6 loopback; without one the test fails rather than skip.
+    const v6Port = await listen(v6, '::1');
     try {
       const r = await cli(['inspect', `[::1]:${v6Port}`], { now });
       expect(r.code).toBe(0);
