@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command (`npm test`): installs what is missing, builds,
-# type-checks, and runs every test (unit, CLI, package), then prints the plain
+# starts the test peers (PostgreSQL), type-checks, and runs every test (unit,
+# adapters on real peers, CLI, package), then prints the plain
 # summary line "N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,6 +9,10 @@ export npm_config_nodedir="${npm_config_nodedir:-/usr}"
 export npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
 
 bash scripts/ensure-deps.sh
+echo "== test peers"
+# shellcheck source=peers/postgres.sh
+source scripts/peers/postgres.sh
+trap stop_private_pg EXIT
 
 echo "== build"
 npx tsup --silent

@@ -155,6 +155,34 @@ export interface UpdateExtras {
   readonly archive?: IssuedCertificate;
 }
 
+/**
+ * One rate limit an order counts against, in the shared issuance ledger:
+ * at most `max` orders with this `key` in any `windowMs`.
+ */
+export interface IssuanceBucket {
+  /** What is counted together, e.g. `acme-le|duplicate-certificate|a.example,b.example`. */
+  readonly key: string;
+  readonly max: number;
+  readonly windowMs: number;
+}
+
+/** An order about to be placed, and the limits it counts against. */
+export interface IssuanceReservation {
+  readonly certificateId: string;
+  readonly buckets: readonly IssuanceBucket[];
+}
+
+/** The ledger's answer: go ahead (the order is recorded), or wait until `retryAt`. */
+export type IssuanceDecision =
+  | { readonly granted: true }
+  | {
+      readonly granted: false;
+      /** The key of the first bucket that is full. */
+      readonly bucket: string;
+      /** When enough earlier orders leave that bucket's window for one more. */
+      readonly retryAt: Date;
+    };
+
 /** Options every store call accepts. */
 export interface StoreCallOptions {
   readonly signal?: AbortSignal;
@@ -225,6 +253,17 @@ export interface CertificateStore {
   history(id: string, options?: StoreCallOptions): Promise<IssuedCertificate[]>;
   /** Audit events of `id`, oldest first. */
   audit(id: string, options?: StoreCallOptions): Promise<AuditEvent[]>;
+  /**
+   * The issuance ledger every process shares, so a fleet defers orders before
+   * it breaks an authority's published rate limits instead of after. In one
+   * atomic step: for each bucket, count the orders recorded with that key in
+   * (`now − windowMs`, `now`]; if any bucket holds `max` or more, record
+   * nothing and answer with the first full bucket and the moment enough of
+   * its orders leave the window; otherwise record one order per bucket at
+   * `now` and grant. A granted order counts even if the authority then
+   * refuses it (the safe side of a limit).
+   */
+  reserveIssuance?(reservation: IssuanceReservation, now: Date, options?: StoreCallOptions): Promise<IssuanceDecision>;
   /** Counts of active records by the status of their current certificate at `now` (for fleet dashboards). */
   countExpiring?(now: Date, thresholds: { warningMs: number; criticalMs: number }, options?: StoreCallOptions): Promise<ExpiryCounts>;
 }

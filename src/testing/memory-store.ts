@@ -12,12 +12,17 @@ import type {
   CertificateStore,
   IssuedCertificate,
   ExpiryCounts,
+  IssuanceDecision,
+  IssuanceReservation,
   ListFilter,
   NewCertificateRecord,
   StoreCallOptions,
   UpdateExtras,
 } from '../ports/certificate-store.js';
+import { assertBuckets, assertClaim, assertCount, assertRecord, assertTime } from '../ports/store-arguments.js';
 import { DueIndex } from './due-index.js';
+
+const STORE = 'MemoryStore';
 
 /**
  * The store methods a fault can target.
@@ -38,7 +43,8 @@ export type MemoryStoreMethod =
   | 'nextDueAt'
   | 'history'
   | 'audit'
-  | 'countExpiring';
+  | 'countExpiring'
+  | 'reserveIssuance';
 
 /**
  * One call, as seen by the {@link MemoryStoreOptions.failWith} hook.
@@ -169,6 +175,8 @@ export class MemoryStore implements CertificateStore {
   readonly #history = new Map<string, IssuedCertificate[]>();
   /** In the order written. */
   readonly #audit = new Map<string, AuditEvent[]>();
+  /** Issuance ledger: order times per bucket key, ascending. */
+  readonly #issuances = new Map<string, number[]>();
   readonly #historyLimit: number;
   readonly #failWith: ((call: MemoryStoreCall) => Error | undefined) | undefined;
   #faults: PendingFault[] = [];
@@ -269,7 +277,7 @@ export class MemoryStore implements CertificateStore {
   async list(filter: ListFilter = {}, options?: StoreCallOptions): Promise<CertificateRecord[]> {
     return this.#call({ method: 'list' }, options, () => {
       const limit = filter.limit ?? 100;
-      assertCount(limit, 'list', 'limit');
+      assertCount(limit, STORE, 'list', 'limit');
       const labels = filter.labels === undefined ? [] : Object.entries(filter.labels);
       const dueBefore = filter.dueBefore?.getTime();
       const expiresBefore = filter.expiresBefore?.getTime();
@@ -301,8 +309,8 @@ export class MemoryStore implements CertificateStore {
     options?: StoreCallOptions,
   ): Promise<CertificateRecord> {
     return this.#call({ method: 'create', id: record.id }, options, () => {
-      assertTime(now, 'create', 'now');
-      assertRecord(record, 'create');
+      assertTime(now, STORE, 'create', 'now');
+      assertRecord(record, STORE, 'create');
       const stored = this.#records.get(record.id);
       if (stored !== undefined) throw new ConflictError(record.id, undefined, stored.revision);
       // Any revision, timestamps or lease the caller passed at run time are not picked up.
@@ -325,8 +333,8 @@ export class MemoryStore implements CertificateStore {
    */
   async update(record: CertificateRecord, now: Date, extras?: UpdateExtras, options?: StoreCallOptions): Promise<CertificateRecord> {
     return this.#call({ method: 'update', id: record.id }, options, () => {
-      assertTime(now, 'update', 'now');
-      assertRecord(record, 'update');
+      assertTime(now, STORE, 'update', 'now');
+      assertRecord(record, STORE, 'update');
       const stored = this.#records.get(record.id);
       if (stored === undefined || stored.revision !== record.revision) {
         throw new ConflictError(record.id, record.revision, stored?.revision);
@@ -372,15 +380,7 @@ export class MemoryStore implements CertificateStore {
     options?: StoreCallOptions,
   ): Promise<CertificateRecord[]> {
     return this.#call({ method: 'claimDue' }, options, () => {
-      assertTime(now, 'claimDue', 'now');
-      if (typeof owner !== 'string' || owner === '') {
-        throw new ConfigError('owner', owner, 'MemoryStore.claimDue: owner must be a non-empty string naming the claiming process');
-      }
-      if (!(Number.isFinite(leaseMs) && leaseMs > 0)) {
-        // A lease that ends at once would let a second owner claim the same record.
-        throw new ConfigError('leaseMs', leaseMs, `MemoryStore.claimDue: leaseMs must be a positive number of milliseconds, got ${String(leaseMs)}`);
-      }
-      assertCount(limit, 'claimDue', 'limit');
+      assertClaim(now, owner, leaseMs, limit, STORE);
       const t = now.getTime();
       const due = this.#due.takeDue(t, limit, this.#currentVersion, (r) => isClaimable(r, t));
       const until = t + leaseMs;
@@ -447,7 +447,7 @@ export class MemoryStore implements CertificateStore {
     options?: StoreCallOptions,
   ): Promise<ExpiryCounts> {
     return this.#call({ method: 'countExpiring' }, options, () => {
-      assertTime(now, 'countExpiring', 'now');
+      assertTime(now, STORE, 'countExpiring', 'now');
       const t = now.getTime();
       const counts: ExpiryCounts = { ok: 0, warning: 0, critical: 0, expired: 0, none: 0 };
       for (const r of this.#records.values()) {
@@ -463,6 +463,33 @@ export class MemoryStore implements CertificateStore {
         else counts.ok++;
       }
       return counts;
+    });
+  }
+
+  /**
+   * The shared issuance ledger (see {@link CertificateStore.reserveIssuance}).
+   * O(orders in the window) per bucket; entries older than the window are
+   * dropped as they are met.
+   *
+   * @throws {@link ConfigError} when `now` is not a valid Date or a bucket's
+   *   `max` is not a positive integer or its `windowMs` not positive.
+   */
+  async reserveIssuance(reservation: IssuanceReservation, now: Date, options?: StoreCallOptions): Promise<IssuanceDecision> {
+    return this.#call({ method: 'reserveIssuance', id: reservation.certificateId }, options, (): IssuanceDecision => {
+      assertTime(now, STORE, 'reserveIssuance', 'now');
+      assertBuckets(reservation, STORE);
+      const t = now.getTime();
+      for (const b of reservation.buckets) {
+        const times = (this.#issuances.get(b.key) ?? []).filter((at) => at > t - b.windowMs && at <= t);
+        if (times.length >= b.max) return { granted: false, bucket: b.key, retryAt: new Date(times[times.length - b.max]! + b.windowMs) };
+      }
+      for (const b of reservation.buckets) {
+        const times = (this.#issuances.get(b.key) ?? []).filter((at) => at > t - b.windowMs);
+        times.push(t);
+        times.sort((x, y) => x - y);
+        this.#issuances.set(b.key, times);
+      }
+      return { granted: true };
     });
   }
 
@@ -554,27 +581,6 @@ function compareIds(a: string, b: string): number {
 
 function byId(a: CertificateRecord, b: CertificateRecord): number {
   return compareIds(a.id, b.id);
-}
-
-/** Only called on claimable records, whose nextActionAt is non-null. */
-
-function assertTime(value: Date, method: string, name: string): void {
-  if (!(value instanceof Date) || Number.isNaN(value.getTime())) {
-    throw new ConfigError(name, value, `MemoryStore.${method}: ${name} must be a valid Date, got ${String(value)}`);
-  }
-}
-
-function assertCount(value: number, method: string, name: string): void {
-  if (!Number.isInteger(value) || value < 0) {
-    throw new ConfigError(name, value, `MemoryStore.${method}: ${name} must be a non-negative integer, got ${String(value)}`);
-  }
-}
-
-function assertRecord(record: NewCertificateRecord, method: string): void {
-  if (typeof record.id !== 'string' || record.id === '') {
-    throw new ConfigError('record.id', record.id, `MemoryStore.${method}: record.id must be a non-empty string`);
-  }
-  if (record.nextActionAt !== null) assertTime(record.nextActionAt, method, 'record.nextActionAt');
 }
 
 /**

@@ -189,7 +189,7 @@ function scribble(value: unknown): void {
  * fencing, five owners in parallel never sharing a record), `nextDueAt`
  * (agreeing with `claimDue` to the millisecond), atomic audit and history
  * extras, `list` filters and keyset pagination in binary id order, `delete`,
- * `countExpiring` (when implemented) and already-aborted signals.
+ * `countExpiring` and `reserveIssuance` (when implemented) and already-aborted signals.
  *
  * @param t the runner's `describe`, `it`, `expect` and optionally `beforeEach`.
  * @param make returns a new, empty store.
@@ -959,6 +959,59 @@ export function describeCertificateStore(
         const gone = await store.create(newRecord('deleted', { current: cert('10', DAY) }), NOW);
         await store.delete('deleted', gone.revision);
         expect(await store.countExpiring(NOW, thresholds)).toEqual({ ok: 2, warning: 2, critical: 2, expired: 2, none: 2 });
+      });
+    });
+
+    describe('reserveIssuance (when implemented)', () => {
+      const WEEK = 7 * DAY;
+      const dup = (max = 2) => ({ key: 'acme|duplicate|a.example', max, windowMs: WEEK });
+      const orders = (max = 3) => ({ key: 'acme|orders', max, windowMs: 3 * HOUR });
+      const reserve = (store: CertificateStore, when: Date, ...buckets: { key: string; max: number; windowMs: number }[]) =>
+        must(store.reserveIssuance, 'reserveIssuance').call(store, { certificateId: 'a', buckets }, when);
+
+      test('grants up to max orders per bucket in the window, then names the full bucket and when it has room again', async (store) => {
+        if (store.reserveIssuance === undefined) return;
+        expect(await reserve(store, NOW, dup())).toEqual({ granted: true });
+        expect(await reserve(store, at(DAY), dup())).toEqual({ granted: true });
+        // Full: room again when the first order (at NOW) leaves the week.
+        expect(await reserve(store, at(2 * DAY), dup())).toEqual({ granted: false, bucket: 'acme|duplicate|a.example', retryAt: at(WEEK) });
+        expect(await reserve(store, at(WEEK - 1), dup())).toEqual({ granted: false, bucket: 'acme|duplicate|a.example', retryAt: at(WEEK) });
+        expect(await reserve(store, at(WEEK), dup())).toEqual({ granted: true });
+        // Now the orders at DAY and WEEK count: the next room is when the one at DAY leaves.
+        expect(await reserve(store, at(WEEK + 1), dup())).toEqual({ granted: false, bucket: 'acme|duplicate|a.example', retryAt: at(DAY + WEEK) });
+      });
+
+      test('a refused reservation records nothing in any bucket; a granted one counts in every bucket', async (store) => {
+        if (store.reserveIssuance === undefined) return;
+        expect(await reserve(store, NOW, orders(1))).toEqual({ granted: true });
+        // orders is full, so the dup bucket must not be charged either.
+        expect((await reserve(store, at(MINUTE), dup(1), orders(1))).granted).toBe(false);
+        expect(await reserve(store, at(MINUTE), dup(1))).toEqual({ granted: true });
+        expect(await reserve(store, at(2 * MINUTE), dup(1))).toEqual({ granted: false, bucket: 'acme|duplicate|a.example', retryAt: at(MINUTE + WEEK) });
+      });
+
+      test('a bucket counts its own key only, and smaller windows forget sooner', async (store) => {
+        if (store.reserveIssuance === undefined) return;
+        const other = { key: 'acme|duplicate|b.example', max: 1, windowMs: WEEK };
+        expect(await reserve(store, NOW, dup(1))).toEqual({ granted: true });
+        expect(await reserve(store, NOW, other)).toEqual({ granted: true });
+        expect(await reserve(store, NOW, orders(1))).toEqual({ granted: true });
+        expect((await reserve(store, at(3 * HOUR - 1), orders(1))).granted).toBe(false);
+        expect(await reserve(store, at(3 * HOUR), orders(1))).toEqual({ granted: true });
+      });
+
+      test('of ten reservations racing for a bucket of max 3, exactly three are granted', async (store) => {
+        if (store.reserveIssuance === undefined) return;
+        const results = await Promise.all(Array.from({ length: 10 }, () => reserve(store, NOW, dup(3))));
+        expect(results.filter((r) => r.granted)).toHaveLength(3);
+      });
+
+      test('rejects a bucket without a positive max or window', async (store) => {
+        if (store.reserveIssuance === undefined) return;
+        for (const bad of [{ ...dup(), max: 0 }, { ...dup(), max: 1.5 }, { ...dup(), windowMs: 0 }, { ...dup(), key: '' }]) {
+          expect(isCertstewardError(await rejectionOf(reserve(store, NOW, bad)), 'config')).toBe(true);
+        }
+        expect(await reserve(store, NOW, dup(1))).toEqual({ granted: true });
       });
     });
 
