@@ -49,6 +49,8 @@ export type { RenewalPolicy, RenewalRule, RenewalTime } from './policy/renewal-t
 export { capBeforeExpiry, retryDelay } from './policy/retry-delay.js';
 export type { RetryPolicy, RetryContext } from './policy/retry-delay.js';
 export { stableUniform } from './policy/jitter.js';
+export { LETS_ENCRYPT_LIMITS, issuanceBuckets, resolveIssuanceLimits } from './policy/issuance-limits.js';
+export type { IssuanceLimit, ResolvedIssuanceLimit } from './policy/issuance-limits.js';
 
 export { verifyChain } from './pki/chain.js';
 export type { ChainReport, ChainLink, LinkSignature, MissingIssuer, VerifyChainOptions } from './pki/chain.js';

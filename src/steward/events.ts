@@ -44,6 +44,12 @@ export interface StewardEvents {
     readonly chainPem: string;
     readonly keyRotated: boolean;
   };
+  /**
+   * An order was not placed because the authority's published rate limit is
+   * reached (counted in the store's shared issuance ledger); the renewal
+   * continues at `retryAt`.
+   */
+  'renewal.deferred': StewardEventBase & { readonly limit: string; readonly retryAt: Date };
   /** On every failed attempt: silent failure is what this library exists to prevent. */
   'renewal.failed': StewardEventBase & {
     readonly attempt: number;

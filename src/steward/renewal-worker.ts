@@ -12,6 +12,7 @@ import { parseCertificate, parseCertificates } from '../pki/certificate.js';
 import { buildCsr } from '../pki/csr.js';
 import { keyMatchesCertificate } from '../pki/key-match.js';
 import { expiryStatus, type ExpiryReport, type ExpiryThresholds } from '../policy/expiry.js';
+import { issuanceBuckets, type ResolvedIssuanceLimit } from '../policy/issuance-limits.js';
 import { capBeforeExpiry, retryDelay, type RetryPolicy } from '../policy/retry-delay.js';
 import { plannedRenewal, type PlannedRenewal, type TimingPolicy } from '../policy/timing.js';
 import type { CertificateAuthority, IssueRequest, IssueResult, RevocationReason } from '../ports/certificate-authority.js';
@@ -38,6 +39,7 @@ export interface WorkerContext {
   readonly random: (() => number) | undefined;
   readonly hooks: StewardHooks | undefined;
   readonly buckets: ReadonlyMap<string, TokenBucket>;
+  readonly issuanceLimits: ReadonlyMap<string, readonly ResolvedIssuanceLimit[]>;
   readonly pollOrderMs: number;
   readonly orderTimeoutMs: number;
   readonly retryMinMs: number;
@@ -416,6 +418,8 @@ export class RenewalWorker {
             return { rec: next, handle, wait: true };
           }
           await this.#c.hooks?.beforeIssue?.({ id: rec.id, spec: rec.spec, cause: rec.renewal.cause });
+          const deferred = await this.#reserveIssuance(rec, now);
+          if (deferred) return { rec: deferred, handle, wait: true };
           result = await authority.issue(request, { signal: this.#c.signal() });
         } else {
           const placed = rec.renewal.submittedAt?.getTime() ?? now.getTime();
@@ -451,6 +455,27 @@ export class RenewalWorker {
       default:
         throw new ConfigError('phase', rec.renewal.phase, `renewal of "${rec.id}" is in phase ${rec.renewal.phase}, which has no step`);
     }
+  }
+
+  /**
+   * Counts the order in the shared issuance ledger when the authority has
+   * published limits; when one is full, defers the renewal to the moment it
+   * has room and returns the record so written (undefined: go ahead).
+   */
+  async #reserveIssuance(rec: CertificateRecord, now: Date): Promise<CertificateRecord | undefined> {
+    const limits = this.#c.issuanceLimits.get(rec.spec.authority);
+    const ledger = this.#c.store;
+    if (!limits || limits.length === 0 || !ledger.reserveIssuance) return undefined;
+    const buckets = issuanceBuckets(rec.spec.authority, limits, rec.spec);
+    const decision = await ledger.reserveIssuance({ certificateId: rec.id, buckets }, now, { signal: this.#c.signal() });
+    if (decision.granted) return undefined;
+    const limit = limits[buckets.findIndex((b) => b.key === decision.bucket)]?.name ?? decision.bucket;
+    const audit: AuditEvent[] = [
+      { certificateId: rec.id, at: now, type: 'renewal.deferred', data: { limit, retryAt: decision.retryAt.toISOString() } },
+    ];
+    const written = await this.#write({ ...rec, nextActionAt: this.#wake(rec, decision.retryAt.getTime(), now), lease: undefined }, now, audit);
+    this.#c.emit('renewal.deferred', { id: rec.id, at: now, limit, retryAt: decision.retryAt });
+    return written;
   }
 
   async #verifyIssued(chainPem: string, handle: KeyHandle, keyRef: KeyRef, now: Date): Promise<IssuedCertificate> {

@@ -12,6 +12,7 @@ import { inProgress, transition, IDLE } from '../lifecycle/renewal-machine.js';
 import { parseCertificates } from '../pki/certificate.js';
 import { parseDuration, type Duration } from '../policy/duration.js';
 import { resolveThresholds, type ExpiryReport, type ExpiryThresholds } from '../policy/expiry.js';
+import { resolveIssuanceLimits, type IssuanceLimit, type ResolvedIssuanceLimit } from '../policy/issuance-limits.js';
 import type { RetryPolicy } from '../policy/retry-delay.js';
 import { plannedRenewal, type PlannedRenewal, type TimingPolicy, type TimingRule } from '../policy/timing.js';
 import type { CertificateAuthority, RevocationReason } from '../ports/certificate-authority.js';
@@ -70,6 +71,14 @@ export interface StewardOptions {
   readonly timing?: TimingPolicy;
   /** Per-authority token buckets. */
   readonly rateLimits?: Readonly<Record<string, RateLimit>>;
+  /**
+   * Published rate limits per authority name (for example
+   * `{ le: LETS_ENCRYPT_LIMITS }`), counted in the store's shared issuance
+   * ledger by every process: an order that would break one is deferred
+   * (`renewal.deferred`) instead of refused by the CA. Needs a store with
+   * `reserveIssuance` (MemoryStore, KnexStore).
+   */
+  readonly issuanceLimits?: Readonly<Record<string, readonly IssuanceLimit[]>>;
   /** How soon to ask again about a pending order when the CA gives no hint (default 5 s). */
   readonly pollOrderMs?: number;
   /** How often to ask an authority with `renewalInfo()` for its window when it gives no Retry-After (default 6 hours). */
@@ -228,6 +237,16 @@ export class Steward {
       }
       this.#buckets.set(name, new TokenBucket(limit, this.#clock));
     }
+    const issuanceLimits = new Map<string, ResolvedIssuanceLimit[]>();
+    for (const [name, limits] of Object.entries(options.issuanceLimits ?? {})) {
+      if (!Object.hasOwn(options.authorities, name)) {
+        throw new ConfigError('issuanceLimits', name, `issuanceLimits names "${name}", which is not one of the steward's authorities`);
+      }
+      if (limits.length > 0 && !options.store.reserveIssuance) {
+        throw new ConfigError('issuanceLimits', name, 'issuanceLimits need a store with an issuance ledger (reserveIssuance), such as MemoryStore or KnexStore');
+      }
+      issuanceLimits.set(name, resolveIssuanceLimits(name, limits));
+    }
     this.#events = new StewardEmitter(() => this.#clock.now());
     this.#worker = new RenewalWorker({
       store: options.store,
@@ -243,6 +262,7 @@ export class Steward {
       random: options.random,
       hooks: options.hooks,
       buckets: this.#buckets,
+      issuanceLimits,
       pollOrderMs: options.pollOrderMs ?? 5_000,
       orderTimeoutMs: options.orderTimeoutMs ?? 3_600_000,
       retryMinMs: parseDuration(options.retry?.min ?? '1m', 'retry min'),

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   AuthorityError,
+  ConfigError,
   ConflictError,
   NotFoundError,
   createSteward,
@@ -125,6 +126,69 @@ describe('Steward operations', () => {
     await w.clock.advance('1h');
     expect(w.ca.issued).toBe(20);
     await s.stop();
+  });
+
+  it('counts orders in the shared issuance ledger: two stewards together never exceed a published limit, and defer instead of failing', async () => {
+    const w = await world();
+    const deferred: StewardEvents['renewal.deferred'][] = [];
+    const limits = { test: [{ name: 'orders-per-day', per: 'authority' as const, max: 3, window: '1d' }] };
+    const a = w.make({ issuanceLimits: limits, concurrency: 1 });
+    const b = w.make({ issuanceLimits: limits, concurrency: 1 });
+    for (const s of [a, b]) s.on('renewal.deferred', (e) => void deferred.push(e));
+    for (let i = 0; i < 5; i++) await a.track({ id: `c${i}`, authority: 'test', subjectAltNames: [`c${i}.example.test`] });
+    await Promise.all([a.runOnce(), b.runOnce(), a.runOnce(), b.runOnce()]);
+    expect(w.ca.issued).toBe(3);
+    expect(deferred.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(deferred.map((e) => e.limit))).toEqual(new Set(['orders-per-day']));
+    // Room again exactly one day after the first order.
+    for (const e of deferred) expect(e.retryAt.getTime()).toBe(w.clock.now().getTime() + D);
+    expect(w.count('renewal.failed')).toBe(0);
+    const waiting = (await a.list()).filter((c) => !c.certificate);
+    expect(waiting).toHaveLength(2);
+    expect((await w.store.audit(waiting[0]!.id)).map((e) => e.type)).toContain('renewal.deferred');
+    await a.start();
+    await w.clock.advance('1d');
+    expect(w.ca.issued).toBe(5);
+    expect((await a.list()).every((c) => c.certificate)).toBe(true);
+    await a.stop();
+  });
+
+  it('defers the sixth order for the same names within a week (duplicate-certificate limit) and places it when the first leaves the window', async () => {
+    const w = await world();
+    const s = w.make({ issuanceLimits: { test: [{ name: 'duplicate-certificate', per: 'names', max: 5, window: '7d' }] } });
+    await s.track({ id: 'api', authority: 'test', subjectAltNames: ['API.example.test', 'www.example.test'] });
+    // Another record for the same names (other order, other case) shares the count.
+    await s.track({ id: 'api-copy', authority: 'test', subjectAltNames: ['www.example.test', 'api.example.test'] });
+    await s.track({ id: 'other', authority: 'test', subjectAltNames: ['other.example.test'] });
+    await s.runOnce();
+    const start = w.clock.now().getTime();
+    for (let i = 0; i < 3; i++) await s.renewNow('api');
+    expect(w.ca.issued).toBe(6); // api ×4, api-copy, other
+    const deferred: StewardEvents['renewal.deferred'][] = [];
+    s.on('renewal.deferred', (e) => void deferred.push(e));
+    await s.renewNow('api-copy');
+    expect(w.ca.issued).toBe(6);
+    expect(deferred.map((e) => [e.id, e.limit, e.retryAt.getTime()])).toEqual([['api-copy', 'duplicate-certificate', start + 7 * D]]);
+    await s.renewNow('other'); // other names: not limited
+    expect(w.ca.issued).toBe(7);
+    await s.start();
+    await w.clock.advance('7d');
+    expect(w.ca.issued).toBe(8);
+    await s.stop();
+  });
+
+  it('refuses issuance limits it cannot keep: an unknown authority, a store without a ledger, a malformed limit', async () => {
+    const w = await world();
+    const ok = { name: 'orders', per: 'authority' as const, max: 1, window: '1h' };
+    expect(() => w.make({ issuanceLimits: { nope: [ok] } })).toThrow(/not one of the steward's authorities/);
+    const { reserveIssuance: _dropped, ...withoutLedger } = Object.fromEntries(
+      Object.getOwnPropertyNames(MemoryStore.prototype).map((k) => [k, (w.store as unknown as Record<string, unknown>)[k]]),
+    );
+    const bare = { ...withoutLedger } as unknown as MemoryStore;
+    expect(() => w.make({ store: bare, issuanceLimits: { test: [ok] } })).toThrow(/issuance ledger/);
+    expect(() => w.make({ issuanceLimits: { test: [{ ...ok, max: 0 }] } })).toThrow(/max must be an integer/);
+    expect(() => w.make({ issuanceLimits: { test: [{ ...ok, window: 'soon' }] } })).toThrow(ConfigError);
+    expect(() => w.make({ issuanceLimits: { test: [ok, ok] } })).toThrow(/given twice/);
   });
 
   it('explains the next action and the rule behind it', async () => {
