@@ -113,10 +113,9 @@ export class KnexStore implements CertificateStore {
    * @returns the names of the migrations applied now (empty when up to date).
    */
   async migrate(): Promise<string[]> {
-    return this.#run('migrate', undefined, async () => {
-      const [, applied] = (await this.#knex.migrate.latest(this.#migratorConfig())) as [number, string[]];
-      return applied;
-    });
+    return this.#run('migrate', undefined, () =>
+      this.#migrating(async () => ((await this.#knex.migrate.latest(this.#migratorConfig())) as [number, string[]])[1]),
+    );
   }
 
   /**
@@ -126,10 +125,34 @@ export class KnexStore implements CertificateStore {
    * @returns the names of the migrations undone.
    */
   async rollback(): Promise<string[]> {
-    return this.#run('rollback', undefined, async () => {
-      const [, undone] = (await this.#knex.migrate.rollback(this.#migratorConfig(), true)) as [number, string[]];
-      return undone;
-    });
+    return this.#run('rollback', undefined, () =>
+      this.#migrating(async () => ((await this.#knex.migrate.rollback(this.#migratorConfig(), true)) as [number, string[]])[1]),
+    );
+  }
+
+  /**
+   * Runs a migration step, waiting for another process's run to finish: Knex
+   * refuses at once while its migration lock is held, and two first runs can
+   * race to create the bookkeeping tables. A lock held for longer than a
+   * minute is reported with the way out (a run that crashed leaves it held).
+   */
+  async #migrating(step: () => Promise<string[]>): Promise<string[]> {
+    const deadline = Date.now() + 60_000;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await step();
+      } catch (e) {
+        const locked = (e as Error).name === 'MigrationLocked';
+        if (locked && Date.now() >= deadline) {
+          throw new StoreUnavailableError(
+            `${STORE}.migrate: the migration lock in ${this.#t.migrations}_lock is held for over a minute; if no migration is running (one crashed), free it with knex.migrate.forceFreeMigrationsLock({ tableName: '${this.#t.migrations}' })`,
+            { cause: e },
+          );
+        }
+        if (!locked && attempt > 2) throw e;
+        await new Promise((resolve) => setTimeout(resolve, 100 + Math.floor(Math.random() * 200)));
+      }
+    }
   }
 
   #migratorConfig(): Knex.MigratorConfig {

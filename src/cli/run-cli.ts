@@ -9,6 +9,7 @@ import { runCheck } from './check.js';
 import type { CliIo } from './cli-io.js';
 import { InputError, UsageError } from './cli-errors.js';
 import { runInspect } from './inspect.js';
+import { runMigrate } from './migrate.js';
 import { usage, type CommandName } from './usage.js';
 import { packageVersion } from './version.js';
 
@@ -18,6 +19,7 @@ const EXIT_UNKNOWN = 3;
 const COMMANDS: Readonly<Record<CommandName, (argv: readonly string[], io: CliIo) => Promise<number>>> = {
   inspect: runInspect,
   check: runCheck,
+  migrate: runMigrate,
 };
 
 function isCommand(name: string): name is CommandName {

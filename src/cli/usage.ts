@@ -5,7 +5,7 @@
  */
 
 /** Commands with their own help page. */
-export type CommandName = 'inspect' | 'check';
+export type CommandName = 'inspect' | 'check' | 'migrate';
 
 const MAIN = `Usage: certsteward <command> [options]
 
@@ -15,6 +15,7 @@ Commands:
   check <file | dir | host[:port]>...
                                     One line per certificate with its expiry status;
                                     exit code for monitoring (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)
+  migrate --db <url>                Create or update the Knex store's tables (PostgreSQL, SQLite)
   help [command]                    Show this help, or a command's
 
 Options:
@@ -71,6 +72,27 @@ Exit codes (monitoring-plugin convention), worst certificate wins
               or the arguments are wrong
 `;
 
+const MIGRATE = `Usage: certsteward migrate --db <url> [options]
+
+Creates or updates the tables of the Knex store (certsteward/knex). Safe to
+run again and from several hosts at once: applied migrations are recorded in
+<prefix>migrations and skipped; concurrent runs wait for each other. Needs
+the knex package and the database's driver (pg or better-sqlite3) installed.
+
+Databases:
+  postgres://user:password@host:5432/db    PostgreSQL (driver: pg)
+  sqlite:./certs.db                         SQLite file (driver: better-sqlite3)
+
+Options:
+  --db <url>                        The database (default: $CERTSTEWARD_DB)
+  --prefix <prefix>                 Table name prefix (default certsteward_)
+  --schema <schema>                 PostgreSQL schema for the tables (created if missing)
+  --rollback                        Undo every certsteward migration: DROPS the tables and their data
+  -h, --help                        Show this help
+
+Exit: 0 done, 3 bad arguments or the database cannot be reached.
+`;
+
 /**
  * The help text for `command`, or the overview.
  *
@@ -82,5 +104,6 @@ Exit codes (monitoring-plugin convention), worst certificate wins
 export function usage(command?: CommandName): string {
   if (command === 'inspect') return INSPECT;
   if (command === 'check') return CHECK;
+  if (command === 'migrate') return MIGRATE;
   return MAIN;
 }
