@@ -42,7 +42,7 @@ export type { PemBlock } from './pki/pem.js';
 
 export { parseDuration, formatDuration, DAY_MS } from './policy/duration.js';
 export type { Duration } from './policy/duration.js';
-export { expiryStatus, resolveThresholds } from './policy/expiry.js';
+export { expiryBucket, expiryStatus, resolveThresholds } from './policy/expiry.js';
 export type { ExpiryStatus, ExpiryThresholds, ExpiryReport, ValidityWindow } from './policy/expiry.js';
 export { renewalTime } from './policy/renewal-time.js';
 export type { RenewalPolicy, RenewalRule, RenewalTime } from './policy/renewal-time.js';

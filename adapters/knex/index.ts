@@ -17,3 +17,19 @@ export { KnexStore } from './knex-store.js';
 export type { KnexStoreOptions } from './knex-store.js';
 export { certstewardMigrations, tableNames } from './schema.js';
 export type { Engine, SchemaOptions, TableNames } from './schema.js';
+export { importTable } from './table-importer.js';
+export type {
+  TableImportColumns,
+  TableImportFailReason,
+  TableImportKeyPolicy,
+  TableImportName,
+  TableImportOptions,
+  TableImportProblem,
+  TableImportReason,
+  TableImportReport,
+  TableImportRow,
+  TableImportRowResult,
+  TableImportSkipReason,
+  TableImportTarget,
+  TableImportTrackInput,
+} from './table-importer.js';

@@ -269,24 +269,29 @@ export class KnexStore implements CertificateStore {
       const t = now.getTime();
       const until = t + leaseMs;
       const table = this.#t.qualified.certificates;
-      // A claimable record has next_action_at ≤ now and no live lease, which is exactly due_at ≤ now;
-      // while leased, due_at = lease_until (> next_action_at, which was ≤ now).
+      // A claimable record has next_action_at ≤ now and no live lease, which is exactly due_at ≤ now
+      // (while leased, due_at = lease_until > next_action_at). `next_action_at <= now` changes no result
+      // (due_at ≥ next_action_at) but bounds the ordered scan of the claim index even when the
+      // planner's statistics are stale. On PostgreSQL, FOR UPDATE SKIP LOCKED re-checks the row's
+      // latest version and holds the lock to the end of the statement, so the UPDATE joins on the
+      // primary key alone: a second due_at test there let the planner pick a nested loop comparing
+      // every due row with every other when many share one due time (a bulk track, an outage).
       const result =
         this.#engine === 'postgresql'
           ? await this.#knex.raw(
               `WITH picked AS (
-                 SELECT id FROM ?? WHERE due_at <= ? ORDER BY next_action_at, id LIMIT ? FOR UPDATE SKIP LOCKED
+                 SELECT id FROM ?? WHERE due_at <= ? AND next_action_at <= ? ORDER BY next_action_at, id LIMIT ? FOR UPDATE SKIP LOCKED
                )
                UPDATE ?? AS c SET revision = c.revision + 1, lease_owner = ?, lease_until = ?, due_at = ?, updated_at = ?
-               FROM picked WHERE c.id = picked.id AND c.due_at <= ?
+               FROM picked WHERE c.id = picked.id
                RETURNING c.*`,
-              [table, t, limit, table, owner, until, until, t, t],
+              [table, t, t, limit, table, owner, until, until, t],
             )
           : await this.#knex.raw(
               `UPDATE ?? SET revision = revision + 1, lease_owner = ?, lease_until = ?, due_at = ?, updated_at = ?
-               WHERE id IN (SELECT id FROM ?? WHERE due_at <= ? ORDER BY next_action_at, id LIMIT ?)
+               WHERE id IN (SELECT id FROM ?? WHERE due_at <= ? AND next_action_at <= ? ORDER BY next_action_at, id LIMIT ?)
                RETURNING *`,
-              [table, owner, until, until, t, table, t, limit],
+              [table, owner, until, until, t, table, t, t, limit],
             );
       const rows = (this.#engine === 'postgresql' ? (result as { rows: CertificateRow[] }).rows : (result as CertificateRow[])).map(rowToRecord);
       return rows.sort(
@@ -337,7 +342,8 @@ export class KnexStore implements CertificateStore {
       const critical = t + thresholds.criticalMs;
       const warning = t + thresholds.warningMs;
       const row = (await this.#knex(this.#t.qualified.certificates)
-        .where('status', 'active')
+        // A literal, not a parameter: a prepared, reused plan still matches the partial expiry index.
+        .whereRaw(`status = 'active'`)
         .select(
           this.#knex.raw('SUM(CASE WHEN not_after IS NULL THEN 1 ELSE 0 END) AS none'),
           this.#knex.raw('SUM(CASE WHEN not_after < ? THEN 1 ELSE 0 END) AS expired', [t]),

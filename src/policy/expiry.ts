@@ -121,3 +121,21 @@ export function expiryStatus(cert: ValidityWindow, now: Date, thresholds?: Expir
   }
   return { ...base, status: 'ok', remainingMs, daysRemaining, threshold: undefined, reason: `valid until ${at(na)}` };
 }
+
+/**
+ * Which count of an expiry summary a certificate with `remainingMs` of
+ * validity left falls in, at fixed thresholds (thresholds inclusive; past
+ * `notAfter` is `expired`). The rule `countExpiring` implementations and
+ * `steward.summary()` share.
+ *
+ * @example
+ * ```ts
+ * expiryBucket(5 * DAY_MS, { warningMs: 30 * DAY_MS, criticalMs: 7 * DAY_MS }) // 'critical'
+ * ```
+ */
+export function expiryBucket(remainingMs: number, thresholds: { readonly warningMs: number; readonly criticalMs: number }): 'ok' | 'warning' | 'critical' | 'expired' {
+  if (remainingMs < 0) return 'expired';
+  if (remainingMs <= thresholds.criticalMs) return 'critical';
+  if (remainingMs <= thresholds.warningMs) return 'warning';
+  return 'ok';
+}

@@ -11,7 +11,7 @@ import { ConfigError, ConflictError, NotFoundError, isCertstewardError, Certstew
 import { inProgress, transition, IDLE } from '../lifecycle/renewal-machine.js';
 import { parseCertificates } from '../pki/certificate.js';
 import { parseDuration, type Duration } from '../policy/duration.js';
-import { resolveThresholds, type ExpiryReport, type ExpiryThresholds } from '../policy/expiry.js';
+import { expiryBucket, resolveThresholds, type ExpiryReport, type ExpiryThresholds } from '../policy/expiry.js';
 import { resolveIssuanceLimits, type IssuanceLimit, type ResolvedIssuanceLimit } from '../policy/issuance-limits.js';
 import type { RetryPolicy } from '../policy/retry-delay.js';
 import { plannedRenewal, type PlannedRenewal, type TimingPolicy, type TimingRule } from '../policy/timing.js';
@@ -21,6 +21,7 @@ import type {
   CertificateRecord,
   CertificateSpec,
   CertificateStore,
+  ExpiryCounts,
   IssuedCertificate,
   ListFilter,
   RenewalCause,
@@ -454,7 +455,10 @@ export class Steward {
 
   /**
    * The fleet by expiry status: `ok`, `warning`, `critical`, `expired`,
-   * `not-yet-valid`, `unknown`, plus `pending` (never issued) and `revoked`.
+   * `not-yet-valid`, `unknown`, plus `pending` (never issued) and `revoked`,
+   * each certificate judged as `get()` judges it (thresholds scaled to short
+   * lifetimes). Reads every record; for large fleets use {@link summary},
+   * which the store computes.
    */
   async status(): Promise<Record<string, number>> {
     const now = this.#clock.now();
@@ -467,6 +471,38 @@ export class Steward {
         if (r.status === 'revoked') bump('revoked');
         else if (!r.current) bump('pending');
         else bump(this.#worker.expiry(r.current, now).status);
+      }
+      if (page.length < 500) return counts;
+      after = page[page.length - 1]!.id;
+    }
+  }
+
+  /**
+   * The fleet by the remaining validity of each active certificate at the
+   * steward's fixed thresholds (`thresholds`, default warning 30 days,
+   * critical 7 days): `ok`, `warning`, `critical`, `expired`, and `none`
+   * (not issued yet). Computed by the store when it can (`countExpiring`:
+   * one aggregate in the database on `KnexStore`, no record enters the
+   * process), so it is the call for dashboards over large fleets. Unlike
+   * {@link status}, thresholds are not scaled to short lifetimes and revoked
+   * records are left out.
+   *
+   * @example
+   * ```ts
+   * const { expired, critical } = await steward.summary()
+   * if (expired + critical > 0) page('certificates need attention')
+   * ```
+   */
+  async summary(): Promise<ExpiryCounts> {
+    const now = this.#clock.now();
+    const thresholds = { warningMs: this.#thresholds.warningMs, criticalMs: this.#thresholds.criticalMs };
+    if (this.#o.store.countExpiring) return this.#o.store.countExpiring(now, thresholds);
+    const counts: ExpiryCounts = { ok: 0, warning: 0, critical: 0, expired: 0, none: 0 };
+    let after: string | undefined;
+    for (;;) {
+      const page = await this.#o.store.list({ limit: 500, status: 'active', ...(after ? { after } : {}) });
+      for (const r of page) {
+        counts[r.current ? expiryBucket(r.current.notAfter.getTime() - now.getTime(), thresholds) : 'none']++;
       }
       if (page.length < 500) return counts;
       after = page[page.length - 1]!.id;

@@ -20,6 +20,7 @@ import type {
   UpdateExtras,
 } from '../ports/certificate-store.js';
 import { assertBuckets, assertClaim, assertCount, assertRecord, assertTime } from '../ports/store-arguments.js';
+import { expiryBucket } from '../policy/expiry.js';
 import { DueIndex } from './due-index.js';
 
 const STORE = 'MemoryStore';
@@ -456,11 +457,7 @@ export class MemoryStore implements CertificateStore {
           counts.none++;
           continue;
         }
-        const remainingMs = r.current.notAfter.getTime() - t;
-        if (remainingMs < 0) counts.expired++;
-        else if (remainingMs <= thresholds.criticalMs) counts.critical++;
-        else if (remainingMs <= thresholds.warningMs) counts.warning++;
-        else counts.ok++;
+        counts[expiryBucket(r.current.notAfter.getTime() - t, thresholds)]++;
       }
       return counts;
     });

@@ -95,16 +95,21 @@ describe('the packed package', () => {
       import { createRequire } from 'node:module';
       const require = createRequire(import.meta.url);
       const names = [];
-      for (const entry of ['certsteward', 'certsteward/testing', 'certsteward/local-ca']) {
+      for (const entry of ['certsteward', 'certsteward/testing', 'certsteward/local-ca', 'certsteward/knex']) {
         const esm = await import(entry);
         const cjs = require(entry);
         names.push(entry + ':' + Object.keys(esm).length + ':' + (Object.keys(esm).sort().join() === Object.keys(cjs).sort().join()));
       }
       const testing = await import('certsteward/testing');
       const local = await import('certsteward/local-ca');
-      console.log(names.join(' '), typeof testing.ManualClock, typeof testing.describeCertificateStore, typeof local.LocalAuthority);
+      // knex is the host's (an optional peer, not installed here): the entry loads without it.
+      const knexEntry = await import('certsteward/knex');
+      console.log(names.join(' '), typeof testing.ManualClock, typeof testing.describeCertificateStore, typeof local.LocalAuthority,
+        typeof knexEntry.KnexStore, typeof knexEntry.importTable);
     `], project);
-    expect(out.trim()).toMatch(/^certsteward:\d+:true certsteward\/testing:\d+:true certsteward\/local-ca:\d+:true function function function$/);
+    expect(out.trim()).toMatch(
+      /^certsteward:\d+:true certsteward\/testing:\d+:true certsteward\/local-ca:\d+:true certsteward\/knex:\d+:true function function function function function$/,
+    );
   });
 
   it('shares error classes between entries of one format (splitting), and error identity across formats', () => {

@@ -191,6 +191,39 @@ describe('Steward operations', () => {
     expect(() => w.make({ issuanceLimits: { test: [ok, ok] } })).toThrow(/given twice/);
   });
 
+  it('summary() counts the fleet at fixed thresholds in the store, and the same by paging when the store cannot count', async () => {
+    const w = await world(90);
+    const s = w.make({ thresholds: { warning: '30d', critical: '7d' } });
+    for (let i = 0; i < 6; i++) await s.track({ id: `c${i}`, authority: 'test', subjectAltNames: [`c${i}.example.test`], lifetime: `${10 + 20 * i}d` });
+    await s.track({ id: 'never', authority: 'test', subjectAltNames: ['never.example.test'] });
+    w.ca.refuse('never');
+    await s.runOnce();
+    // Not started: nothing renews, so time moves the certificates through the thresholds.
+    await w.clock.advance('25d');
+    const views = await s.list({ limit: 100 });
+    const expected = { ok: 0, warning: 0, critical: 0, expired: 0, none: 0 };
+    for (const v of views) {
+      if (!v.certificate) expected.none++;
+      else {
+        const left = v.certificate.notAfter.getTime() - w.clock.now().getTime();
+        expected[left < 0 ? 'expired' : left <= 7 * D ? 'critical' : left <= 30 * D ? 'warning' : 'ok']++;
+      }
+    }
+    expect(Object.values(expected).filter((n) => n > 0).length).toBeGreaterThanOrEqual(4);
+    expect(await s.summary()).toEqual(expected);
+    const counted: string[] = [];
+    const noCount = new Proxy(w.store, {
+      get(target, p) {
+        if (p === 'countExpiring') return undefined;
+        const v = Reflect.get(target, p, target) as unknown;
+        if (p === 'list') counted.push('list');
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    expect(await w.make({ store: noCount, thresholds: { warning: '30d', critical: '7d' } }).summary()).toEqual(expected);
+    expect(counted.length).toBeGreaterThan(0);
+  });
+
   it('explains the next action and the rule behind it', async () => {
     const w = await world();
     const s = w.make();
