@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's test command (`npm test`): installs what is missing, builds,
-# starts the test peers (PostgreSQL), type-checks, and runs every test (unit,
+# starts the test peers (PostgreSQL; installs Pebble), type-checks, and runs every test (unit,
 # adapters on real peers, CLI, package), then prints the plain
 # summary line "N passed, N failed".
 set -euo pipefail
@@ -13,6 +13,8 @@ echo "== test peers"
 # shellcheck source=peers/postgres.sh
 source scripts/peers/postgres.sh
 trap stop_private_pg EXIT
+# shellcheck source=peers/pebble.sh
+source scripts/peers/pebble.sh
 
 echo "== build"
 npx tsup --silent

@@ -101,7 +101,13 @@ export class RenewalWorker {
   plan(rec: CertificateRecord): PlannedRenewal | undefined {
     if (!rec.current) return undefined;
     const w = rec.caWindow;
-    const suggested = w && w.start && w.end && w.fingerprintSha256 === rec.current.fingerprintSha256 ? { start: w.start, end: w.end } : undefined;
+    // A window counts only for the certificate it was given for, and only if it opened after that
+    // certificate was issued: a certificate issued inside a window is the answer to it, so a CA that
+    // keeps repeating the window (a stale answer) never makes the steward issue again and again.
+    const suggested =
+      w && w.start && w.end && w.fingerprintSha256 === rec.current.fingerprintSha256 && w.start.getTime() > rec.current.notBefore.getTime()
+        ? { start: w.start, end: w.end }
+        : undefined;
     return plannedRenewal(rec.current, this.#timing(rec), rec.id, suggested);
   }
 

@@ -1,0 +1,548 @@
+/**
+ * The certificate-authority port on ACME (RFC 8555) through acme-client, with
+ * orders that survive a crash, challenge solvers, typed errors, revocation and
+ * ACME Renewal Information (RFC 9773) built on top.
+ *
+ * @module
+ */
+import type { AsyncLocalStorage } from 'node:async_hooks';
+import { KeyObject } from 'node:crypto';
+import { request as httpsRequest } from 'node:https';
+import { request as httpRequest } from 'node:http';
+import { rootCertificates } from 'node:tls';
+import { AdapterDependencyError, AuthorityError, ConfigError, isCertstewardError } from '../../src/errors.js';
+import { parseCertificate, parseCertificates } from '../../src/pki/certificate.js';
+import type {
+  AuthorityDescription,
+  CertificateAuthority,
+  IssueRequest,
+  IssueResult,
+  RenewalInfo,
+  RevocationReason,
+} from '../../src/ports/certificate-authority.js';
+import { RecordingAgent, callContexts, retryAfterMs, type CallContext } from './acme-transport.js';
+import type { Challenge, ChallengeSolver } from './challenge-solver.js';
+import type { AcmeAuthorityOptions, AcmeClientModule } from './options.js';
+
+type AcmeClient = InstanceType<AcmeClientModule['Client']>;
+type Order = Awaited<ReturnType<AcmeClient['createOrder']>>;
+type Authorization = Awaited<ReturnType<AcmeClient['getAuthorizations']>>[number];
+
+/** What the steward persists for an ACME order. */
+interface OrderRef {
+  readonly v: 1;
+  readonly order: string;
+  readonly account: string;
+}
+
+const REASON_CODES: Readonly<Record<RevocationReason, number>> = {
+  unspecified: 0,
+  keyCompromise: 1,
+  caCompromise: 2,
+  affiliationChanged: 3,
+  superseded: 4,
+  cessationOfOperation: 5,
+  certificateHold: 6,
+  privilegeWithdrawn: 9,
+};
+
+const ACME_ERROR = 'urn:ietf:params:acme:error:';
+
+/**
+ * An ACME certificate authority: Let's Encrypt, ZeroSSL, Google Trust
+ * Services, step-ca, Pebble, an internal ACME server.
+ *
+ * - `issue()` places the order and returns it as pending at once, so the
+ *   steward persists the order URL before any challenge is answered; after a
+ *   crash `resume()` continues that order (answers its challenges, finalizes
+ *   with the steward's CSR, downloads) and never places another.
+ * - Failures are {@link AuthorityError}s the steward's backoff understands:
+ *   `rate-limited` with the CA's Retry-After, `challenge-failed` with the
+ *   CA's problem detail, `unauthorized` for account problems, `unavailable`
+ *   with the real network error as `cause`, `refused` for names the CA will
+ *   not certify.
+ * - acme-client's process-wide axios settings are never changed: see
+ *   `acme-transport.ts` for how the TLS trust, retries and error causes are
+ *   kept to this authority's own calls.
+ *
+ * @example
+ * ```ts
+ * const http01 = new Http01Solver(); await http01.listen(80)
+ * const le = await AcmeAuthority.create({ directoryUrl, accountKey, termsOfServiceAgreed: true, solvers: [http01] })
+ * createSteward({ store, keys, authorities: { le } })
+ * ```
+ */
+export class AcmeAuthority implements CertificateAuthority {
+  readonly #o: AcmeAuthorityOptions;
+  readonly #client: AcmeClient;
+  readonly #als: AsyncLocalStorage<CallContext>;
+  readonly #agent: RecordingAgent;
+  #accountUrl: string | undefined;
+  #account: Promise<string> | undefined;
+  #directory: Promise<Record<string, unknown>> | undefined;
+
+  private constructor(options: AcmeAuthorityOptions, acme: AcmeClientModule) {
+    this.#o = options;
+    this.#als = callContexts(acme.axios as unknown as Parameters<typeof callContexts>[0]);
+    const ca = options.ca === undefined ? undefined : typeof options.ca === 'string' ? [options.ca] : [...options.ca];
+    this.#agent = new RecordingAgent({ keepAlive: true, ...(ca ? { ca: [...ca, ...rootCertificates] } : {}) }, () => this.#als);
+    let accountKey: KeyObject;
+    try {
+      accountKey = KeyObject.from(options.accountKey.privateKey);
+    } catch (e) {
+      throw new ConfigError(
+        'accountKey',
+        options.accountKey.ref.id,
+        'AcmeAuthority: the account key must be a Node key (SoftwareKeyStore or MemoryKeyStore): acme-client signs requests with node:crypto, which cannot use an HSM key',
+        { cause: e },
+      );
+    }
+    this.#client = new acme.Client({
+      directoryUrl: options.directoryUrl,
+      // Replaced below by the key object: acme-client only reads it to sign and to make the JWK.
+      accountKey: Buffer.alloc(0),
+      ...(options.accountUrl ? { accountUrl: options.accountUrl } : {}),
+      ...(options.externalAccountBinding ? { externalAccountBinding: { ...options.externalAccountBinding } } : {}),
+      backoffAttempts: Math.max(3, Math.ceil((options.challengeTimeoutMs ?? 60_000) / 2_000)),
+      backoffMin: 250,
+      backoffMax: 2_000,
+    });
+    const http = (this.#client as unknown as { http: { accountKey: unknown; jwk: unknown } }).http;
+    http.accountKey = accountKey;
+    http.jwk = null;
+    this.#accountUrl = options.accountUrl;
+  }
+
+  /**
+   * Makes an ACME authority. Nothing is sent to the CA yet: the account is
+   * looked up or created on the first order.
+   *
+   * @throws {@link ConfigError} for invalid options (no solver, a bad URL, an account key that is not a Node key).
+   * @throws {@link AdapterDependencyError} when acme-client is not installed and was not passed in.
+   */
+  static async create(options: AcmeAuthorityOptions): Promise<AcmeAuthority> {
+    let url: URL;
+    try {
+      url = new URL(options.directoryUrl);
+    } catch {
+      throw new ConfigError('directoryUrl', options.directoryUrl, `AcmeAuthority: directoryUrl must be a URL, got ${JSON.stringify(options.directoryUrl)}`);
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+      throw new ConfigError('directoryUrl', options.directoryUrl, 'AcmeAuthority: directoryUrl must be an https URL');
+    }
+    if (!Array.isArray(options.solvers) || options.solvers.length === 0) {
+      throw new ConfigError('solvers', options.solvers, 'AcmeAuthority needs at least one challenge solver (Http01Solver, Dns01Solver)');
+    }
+    for (const [name, v] of [['pollIntervalMs', options.pollIntervalMs], ['challengeTimeoutMs', options.challengeTimeoutMs], ['requestTimeoutMs', options.requestTimeoutMs]] as const) {
+      if (v !== undefined && !(Number.isFinite(v) && v > 0)) throw new ConfigError(name, v, `AcmeAuthority: ${name} must be a positive number of milliseconds`);
+    }
+    let acme = options.acme;
+    if (!acme) {
+      try {
+        const mod = (await import('acme-client')) as AcmeClientModule & { default?: AcmeClientModule };
+        acme = mod.Client ? mod : mod.default;
+      } catch (e) {
+        throw new AdapterDependencyError('acme-client', 'ACME', { cause: e });
+      }
+    }
+    if (!acme?.Client) throw new AdapterDependencyError('acme-client', 'ACME');
+    return new AcmeAuthority(options, acme);
+  }
+
+  /** The account URL, once known: save it and pass it as `accountUrl` to skip the lookup next time. */
+  get accountUrl(): string | undefined {
+    return this.#accountUrl;
+  }
+
+  describe(): AuthorityDescription {
+    return { kind: 'acme', endpoint: this.#o.directoryUrl };
+  }
+
+  /** Places an order for the request's names and returns it as pending (persist, then `resume`). */
+  async issue(request: IssueRequest, options: { signal?: AbortSignal } = {}): Promise<IssueResult> {
+    const identifiers = identifiersOf(request);
+    const account = await this.#ensureAccount(options.signal);
+    const replaces = request.replaces ? await this.#replacesId(request.replaces, options.signal) : undefined;
+    const order = await this.#call('newOrder', options.signal, async (client) => {
+      try {
+        return await client.createOrder({ identifiers, ...(replaces ? { replaces } : {}) } as Parameters<AcmeClient['createOrder']>[0]);
+      } catch (e) {
+        // A CA that will not take `replaces` for this certificate (already replaced, unknown) still takes the order.
+        if (replaces) return client.createOrder({ identifiers });
+        throw e;
+      }
+    });
+    const ref: OrderRef = { v: 1, order: order.url, account };
+    return { status: 'pending', orderRef: JSON.stringify(ref), retryAfterMs: 0 };
+  }
+
+  /**
+   * Continues an order: answers pending challenges, finalizes with the
+   * request's CSR when ready, downloads when valid. Pending again while the
+   * CA is processing (with its Retry-After).
+   */
+  async resume(orderRef: string, request: IssueRequest, options: { signal?: AbortSignal } = {}): Promise<IssueResult> {
+    const ref = parseOrderRef(orderRef);
+    const account = await this.#ensureAccount(options.signal);
+    if (ref.account !== account) {
+      throw new AuthorityError('refused', `the order ${ref.order} belongs to another ACME account (${ref.account}); a new order is needed`, { retryable: false });
+    }
+    return this.#call('order', options.signal, async (client, ctx) => {
+      let order = await client.getOrder({ url: ref.order } as Order);
+      for (let step = 0; step < 4; step++) {
+        options.signal?.throwIfAborted();
+        switch (order.status) {
+          case 'pending':
+            await this.#authorize(client, order, options.signal);
+            order = await client.getOrder(order);
+            break;
+          case 'ready':
+            order = await client.finalizeOrder(order, request.csrPem);
+            if (order.status === 'processing') return this.#pending(orderRef, ctx);
+            break;
+          case 'processing':
+            return this.#pending(orderRef, ctx);
+          case 'valid': {
+            const chain = await client.getCertificate(order, this.#o.preferredChain);
+            return { status: 'issued', chainPem: normalizeChain(chain) };
+          }
+          case 'invalid':
+            throw new AuthorityError('challenge-failed', `the order failed: ${await this.#whyInvalid(client, order)}`, { retryable: false });
+          default:
+            throw new AuthorityError('invalid-response', `the order has the unknown status ${JSON.stringify(order.status)}`, { retryable: true });
+        }
+      }
+      return this.#pending(orderRef, ctx);
+    });
+  }
+
+  /** Revokes a certificate with an RFC 5280 reason. Revoking a revoked certificate succeeds. */
+  async revoke(certificatePem: string, reason: RevocationReason, options: { signal?: AbortSignal } = {}): Promise<void> {
+    await this.#ensureAccount(options.signal);
+    const code = REASON_CODES[reason];
+    if (code === undefined) throw new ConfigError('reason', reason, `unknown revocation reason ${JSON.stringify(reason)}`);
+    try {
+      await this.#call('revokeCert', options.signal, (client) => client.revokeCertificate(firstCertificate(certificatePem), { reason: code }));
+    } catch (e) {
+      if (e instanceof AuthorityError && /alreadyRevoked|already been revoked/i.test(`${e.message} ${(e.cause as Error | undefined)?.message ?? ''}`)) return;
+      throw e;
+    }
+  }
+
+  /**
+   * The CA's suggested renewal window for a certificate (ACME ARI, RFC 9773):
+   * undefined when the directory offers none, when ARI is turned off, or when
+   * the CA does not know the certificate (it came from another CA).
+   */
+  async renewalInfo(certificatePem: string, options: { signal?: AbortSignal } = {}): Promise<RenewalInfo | undefined> {
+    if (this.#o.renewalInfo === false) return undefined;
+    const base = await this.#renewalInfoUrl(options.signal);
+    if (!base) return undefined;
+    const id = certId(certificatePem);
+    const res = await this.#get(`${base.replace(/\/$/, '')}/${id}`, options.signal);
+    if (res.status === 404) return undefined;
+    if (res.status !== 200) {
+      throw new AuthorityError(res.status === 429 ? 'rate-limited' : 'unavailable', `renewalInfo for ${id}: HTTP ${res.status}`, {
+        retryable: true,
+        ...(res.retryAfterMs !== undefined ? { retryAfterMs: res.retryAfterMs } : {}),
+      });
+    }
+    let body: { suggestedWindow?: { start?: string; end?: string }; explanationURL?: string };
+    try {
+      body = JSON.parse(res.body) as typeof body;
+    } catch (e) {
+      throw new AuthorityError('invalid-response', `renewalInfo for ${id} is not JSON`, { retryable: true, cause: e });
+    }
+    const start = new Date(body.suggestedWindow?.start ?? NaN);
+    const end = new Date(body.suggestedWindow?.end ?? NaN);
+    if (Number.isNaN(start.getTime()) || Number.isNaN(end.getTime()) || end.getTime() < start.getTime()) {
+      throw new AuthorityError('invalid-response', `renewalInfo for ${id} has no valid suggestedWindow`, { retryable: true });
+    }
+    return {
+      start,
+      end,
+      ...(res.retryAfterMs !== undefined ? { retryAfterMs: res.retryAfterMs } : {}),
+      ...(body.explanationURL ? { explanationUrl: body.explanationURL } : {}),
+    };
+  }
+
+  /** Closes the authority's idle connections. */
+  close(): void {
+    this.#agent.destroy();
+  }
+
+  #pending(orderRef: string, ctx: CallContext): IssueResult {
+    return { status: 'pending', orderRef, retryAfterMs: ctx.lastRetryAfterMs ?? this.#o.pollIntervalMs ?? 1_000 };
+  }
+
+  async #ensureAccount(signal: AbortSignal | undefined): Promise<string> {
+    if (this.#accountUrl) return this.#accountUrl;
+    this.#account ??= this.#call('newAccount', signal, async (client) => {
+      await client.createAccount({
+        termsOfServiceAgreed: this.#o.termsOfServiceAgreed ?? false,
+        ...(this.#o.contact ? { contact: [...this.#o.contact] } : {}),
+      });
+      return client.getAccountUrl();
+    }).then(
+      (url) => (this.#accountUrl = url),
+      (e: unknown) => {
+        this.#account = undefined;
+        throw e;
+      },
+    );
+    return this.#account;
+  }
+
+  /** Answers every pending authorization of the order, in parallel; cleanup always runs. */
+  async #authorize(client: AcmeClient, order: Order, signal: AbortSignal | undefined): Promise<void> {
+    const authorizations = await client.getAuthorizations(order);
+    await Promise.all(
+      authorizations.map(async (authz) => {
+        if (authz.status === 'valid') return;
+        if (authz.status !== 'pending') {
+          throw new AuthorityError('challenge-failed', `${authz.identifier.value}: the authorization is ${authz.status}${describeChallengeErrors(authz)}`, { retryable: false });
+        }
+        const { solver, challenge } = this.#choose(authz);
+        const keyAuthorization = await client.getChallengeKeyAuthorization(challenge);
+        const c: Challenge = {
+          type: challenge.type,
+          identifier: authz.identifier.value,
+          wildcard: authz.wildcard === true,
+          token: challenge.token,
+          keyAuthorization,
+        };
+        signal?.throwIfAborted();
+        await solver.present(c);
+        try {
+          if (challenge.status === 'pending') await client.completeChallenge(challenge);
+          await client.waitForValidStatus(challenge);
+        } catch (e) {
+          if (isCertstewardError(e)) throw e;
+          throw new AuthorityError('challenge-failed', `${c.identifier} (${c.type}): ${(e as Error).message}`, { retryable: false, cause: e });
+        } finally {
+          await solver.cleanup(c).catch(() => undefined);
+        }
+      }),
+    );
+  }
+
+  #choose(authz: Authorization): { solver: ChallengeSolver; challenge: Authorization['challenges'][number] } {
+    const offered = authz.challenges;
+    for (const solver of this.#o.solvers) {
+      for (const type of solver.types) {
+        if (authz.wildcard && type !== 'dns-01') continue;
+        const challenge = offered.find((ch) => ch.type === type);
+        if (challenge) return { solver, challenge };
+      }
+    }
+    throw new AuthorityError(
+      'challenge-failed',
+      `${authz.wildcard ? '*.' : ''}${authz.identifier.value}: no solver for the offered challenges (${offered.map((c) => c.type).join(', ')})${authz.wildcard ? '; wildcard names need dns-01' : ''}`,
+      { retryable: false },
+    );
+  }
+
+  async #whyInvalid(client: AcmeClient, order: Order): Promise<string> {
+    const own = (order as { error?: { detail?: string } }).error?.detail;
+    try {
+      const reasons = (await client.getAuthorizations(order)).map((a) => describeChallengeErrors(a)).filter(Boolean);
+      if (reasons.length > 0) return `${own ? `${own}; ` : ''}${reasons.join('; ').replace(/^: /, '')}`;
+    } catch {
+      /* the order's own error is the best we have */
+    }
+    return own ?? 'the CA marked it invalid';
+  }
+
+  /** The `replaces` value for a renewal, when the directory has ARI and the CA knows the old certificate. */
+  async #replacesId(previousPem: string, signal: AbortSignal | undefined): Promise<string | undefined> {
+    if (this.#o.renewalInfo === false) return undefined;
+    try {
+      const base = await this.#renewalInfoUrl(signal);
+      if (!base) return undefined;
+      const id = certId(previousPem);
+      // Only a certificate this CA issued: it answers renewalInfo for it.
+      const res = await this.#get(`${base.replace(/\/$/, '')}/${id}`, signal);
+      return res.status === 200 ? id : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async #renewalInfoUrl(signal: AbortSignal | undefined): Promise<string | undefined> {
+    this.#directory ??= this.#get(this.#o.directoryUrl, signal).then(
+      (res) => {
+        if (res.status !== 200) throw new AuthorityError('unavailable', `ACME directory ${this.#o.directoryUrl}: HTTP ${res.status}`, { retryable: true });
+        return JSON.parse(res.body) as Record<string, unknown>;
+      },
+      (e: unknown) => {
+        throw e;
+      },
+    );
+    try {
+      const url = (await this.#directory)['renewalInfo'];
+      return typeof url === 'string' ? url : undefined;
+    } catch (e) {
+      this.#directory = undefined;
+      throw e;
+    }
+  }
+
+  /** A plain GET with this authority's trust (ARI and the directory need no signature). */
+  #get(url: string, signal: AbortSignal | undefined): Promise<{ status: number; body: string; retryAfterMs?: number }> {
+    return new Promise((resolve, reject) => {
+      const u = new URL(url);
+      const send = u.protocol === 'http:' ? httpRequest : httpsRequest;
+      const req = send(
+        u,
+        { method: 'GET', ...(u.protocol === 'https:' ? { agent: this.#agent } : {}), timeout: this.#o.requestTimeoutMs ?? 30_000, ...(signal ? { signal } : {}) },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const header = res.headers['retry-after'];
+            const after = retryAfterMs(Array.isArray(header) ? header[0] : header);
+            resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), ...(after !== undefined ? { retryAfterMs: after } : {}) });
+          });
+          res.on('error', reject);
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`no answer from ${u.origin} within ${this.#o.requestTimeoutMs ?? 30_000} ms`)));
+      req.on('error', (e) =>
+        reject(signal?.aborted ? e : new AuthorityError('unavailable', `${u.origin} unreachable: ${(e as NodeJS.ErrnoException).code ?? ''} ${e.message}`.trim(), { retryable: true, cause: e })),
+      );
+      req.end();
+    });
+  }
+
+  /** Runs acme-client calls in this authority's context and maps what fails to {@link AuthorityError}. */
+  async #call<T>(what: string, signal: AbortSignal | undefined, fn: (client: AcmeClient, ctx: CallContext) => Promise<T>): Promise<T> {
+    signal?.throwIfAborted();
+    const ctx: CallContext = { agent: this.#agent, timeoutMs: this.#o.requestTimeoutMs ?? 30_000 };
+    try {
+      return await this.#als.run(ctx, () => fn(this.#client, ctx));
+    } catch (e) {
+      if (signal?.aborted) throw signal.reason;
+      throw mapError(e, ctx, what, this.#o.directoryUrl);
+    }
+  }
+}
+
+/** Maps a failure inside acme-client to an {@link AuthorityError}, with the real cause. */
+function mapError(e: unknown, ctx: CallContext, what: string, directoryUrl: string): unknown {
+  if (isCertstewardError(e)) return e;
+  const message = e instanceof Error ? e.message : String(e);
+  const origin = new URL(directoryUrl).origin;
+  if (ctx.transportError) {
+    const t = ctx.transportError as NodeJS.ErrnoException;
+    return new AuthorityError('unavailable', `${what}: ACME server ${origin} unreachable: ${t.code ? `${t.code} ` : ''}${t.message}`, { retryable: true, cause: t });
+  }
+  const p = ctx.lastProblem;
+  if (p && (message === p.detail || message.includes(p.detail) || p.detail === '')) {
+    const type = p.type.startsWith(ACME_ERROR) ? p.type.slice(ACME_ERROR.length) : p.type;
+    const text = `${what}: ${p.detail || message} (${type || `HTTP ${p.status}`})`;
+    const after = p.retryAfterMs !== undefined ? { retryAfterMs: p.retryAfterMs } : {};
+    switch (type) {
+      case 'rateLimited':
+        return new AuthorityError('rate-limited', text, { retryable: true, ...after, cause: e });
+      case 'badNonce':
+      case 'serverInternal':
+        return new AuthorityError('unavailable', text, { retryable: true, ...after, cause: e });
+      case 'unauthorized':
+      case 'accountDoesNotExist':
+      case 'externalAccountRequired':
+      case 'userActionRequired':
+        return new AuthorityError('unauthorized', text, { retryable: false, cause: e });
+      case 'alreadyRevoked':
+        return new AuthorityError('revoked', text, { retryable: false, cause: e });
+      case 'connection':
+      case 'dns':
+      case 'incorrectResponse':
+      case 'tls':
+      case 'caa':
+        return new AuthorityError('challenge-failed', text, { retryable: false, cause: e });
+      case 'rejectedIdentifier':
+      case 'unsupportedIdentifier':
+      case 'badCSR':
+      case 'badSignatureAlgorithm':
+      case 'badRevocationReason':
+      case 'malformed':
+        return new AuthorityError('refused', text, { retryable: false, cause: e });
+      default:
+        if (p.status === 429) return new AuthorityError('rate-limited', text, { retryable: true, ...after, cause: e });
+        if (p.status >= 500) return new AuthorityError('unavailable', text, { retryable: true, ...after, cause: e });
+        return new AuthorityError('refused', text, { retryable: true, cause: e });
+    }
+  }
+  if (e instanceof TypeError) {
+    // acme-client's answer when no HTTP response came back and its own retries are off.
+    return new AuthorityError('unavailable', `${what}: no response from the ACME server ${origin} (timed out or connection lost)`, { retryable: true, cause: e });
+  }
+  return new AuthorityError('invalid-response', `${what}: ${message}`, { retryable: true, cause: e });
+}
+
+function describeChallengeErrors(authz: Authorization): string {
+  const errors = authz.challenges
+    .map((c) => (c as { error?: { detail?: string; type?: string } }).error)
+    .filter((x): x is { detail?: string; type?: string } => !!x)
+    .map((x) => x.detail ?? x.type ?? 'failed');
+  return errors.length > 0 ? `: ${authz.identifier.value}: ${errors.join(', ')}` : '';
+}
+
+function identifiersOf(request: IssueRequest): { type: 'dns' | 'ip'; value: string }[] {
+  const out: { type: 'dns' | 'ip'; value: string }[] = [];
+  const seen = new Set<string>();
+  const add = (type: 'dns' | 'ip', value: string) => {
+    const key = `${type}:${value.toLowerCase()}`;
+    if (!seen.has(key)) {
+      seen.add(key);
+      out.push({ type, value });
+    }
+  };
+  for (const n of request.subjectAltNames) {
+    if (n.type === 'dns' || n.type === 'ip') add(n.type, n.value);
+    else throw new AuthorityError('refused', `ACME certifies DNS names and IP addresses only, not ${n.type} "${n.value}"`, { retryable: false });
+  }
+  if (request.commonName && !seen.has(`dns:${request.commonName.toLowerCase()}`) && !seen.has(`ip:${request.commonName.toLowerCase()}`)) {
+    add(/^[\d.]+$|:/.test(request.commonName) ? 'ip' : 'dns', request.commonName);
+  }
+  if (out.length === 0) throw new AuthorityError('refused', 'an ACME order needs at least one DNS name or IP address', { retryable: false });
+  return out;
+}
+
+function parseOrderRef(orderRef: string): OrderRef {
+  try {
+    const ref = JSON.parse(orderRef) as Partial<OrderRef>;
+    if (ref.v === 1 && typeof ref.order === 'string' && typeof ref.account === 'string') return ref as OrderRef;
+  } catch {
+    /* below */
+  }
+  throw new AuthorityError('invalid-response', `not an ACME order reference: ${orderRef.slice(0, 80)}`, { retryable: false });
+}
+
+/** Leaf first, PEM blocks only, one trailing newline each. */
+function normalizeChain(chain: string): string {
+  const certs = parseCertificates(chain);
+  if (certs.length === 0) throw new AuthorityError('invalid-response', 'the CA returned no certificate', { retryable: true });
+  const blocks = chain.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  return blocks.map((b) => `${b.trim()}\n`).join('');
+}
+
+function firstCertificate(pem: string): string {
+  const block = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/.exec(pem)?.[0];
+  if (!block) throw new ConfigError('certificatePem', undefined, 'revoke() needs a PEM certificate');
+  return `${block}\n`;
+}
+
+/** The ARI certificate identifier: base64url(AKI keyIdentifier) "." base64url(serial DER content). */
+export function certId(certificatePem: string): string {
+  const cert = parseCertificate(certificatePem);
+  if (!cert.authorityKeyIdentifier) {
+    throw new AuthorityError('invalid-response', 'the certificate has no authority key identifier, which ARI needs', { retryable: false });
+  }
+  let serial = cert.serialNumber.replace(/^-/, '');
+  if (serial.length % 2) serial = `0${serial}`;
+  if (/^[89a-f]/.test(serial)) serial = `00${serial}`;
+  return `${Buffer.from(cert.authorityKeyIdentifier, 'hex').toString('base64url')}.${Buffer.from(serial, 'hex').toString('base64url')}`;
+}
+
+

@@ -1,0 +1,125 @@
+/**
+ * How the adapter shares acme-client's one process-wide axios instance
+ * without changing it for anybody else. acme-client sends every request
+ * through `acme.axios`, whose defaults (TLS agent, ports, a retry loop of
+ * about 75 s on network errors that ends in an opaque `TypeError`) are global.
+ * Setting them would change every other user of acme-client in the host
+ * process. Instead, two interceptors are added once per acme-client module;
+ * they act only on requests made inside one of our calls (an
+ * AsyncLocalStorage context), where they:
+ *
+ * - set that authority's TLS agent (trust for a private ACME server);
+ * - turn off acme-client's hidden network retries: the steward retries with
+ *   persisted backoff, `renewal.failed` events and the CA's Retry-After;
+ * - keep the real cause: the network error (ECONNREFUSED, an untrusted
+ *   certificate) and the last problem document with its HTTP status and
+ *   Retry-After, which acme-client reduces to a message.
+ *
+ * Outside our calls they do nothing.
+ *
+ * @module
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { Agent, type AgentOptions } from 'node:https';
+import type { Duplex } from 'node:stream';
+
+/** What one call remembers of its HTTP exchanges. */
+export interface CallContext {
+  readonly agent: Agent | undefined;
+  /** Timeout of each HTTP request. */
+  readonly timeoutMs?: number;
+  /** The last transport failure (no HTTP response at all). */
+  transportError?: Error;
+  /** The last ACME problem document received, with the HTTP status and Retry-After (ms). */
+  lastProblem?: { status: number; type: string; detail: string; retryAfterMs?: number; subproblems?: unknown };
+  /** Retry-After (ms) of the last successful response that had one (order polling). */
+  lastRetryAfterMs?: number;
+}
+
+interface AxiosLike {
+  interceptors: {
+    request: { use(onFulfilled: (config: Record<string, unknown>) => unknown): number };
+    response: { use(onFulfilled: (response: AxiosResponseLike) => unknown, onRejected?: (error: unknown) => unknown): number };
+  };
+  defaults: { adapter?: unknown };
+}
+
+interface AxiosResponseLike {
+  status: number;
+  headers: Record<string, unknown>;
+  data: unknown;
+}
+
+const contexts = new WeakMap<object, AsyncLocalStorage<CallContext>>();
+
+/**
+ * The TLS agent of one authority: trusts what the host says (`ca`) and keeps
+ * the real network error of a connection (refused, untrusted certificate,
+ * reset) in the context of the call that opened it, because acme-client
+ * replaces it with a `TypeError` when its own retries are off.
+ */
+export class RecordingAgent extends Agent {
+  readonly #als: () => AsyncLocalStorage<CallContext> | undefined;
+  constructor(options: AgentOptions, als: () => AsyncLocalStorage<CallContext> | undefined) {
+    super(options);
+    this.#als = als;
+  }
+
+  override createConnection(...args: Parameters<Agent['createConnection']>): Duplex {
+    const socket = (Agent.prototype as unknown as { createConnection: (...a: unknown[]) => Duplex }).createConnection.apply(this, args);
+    const ctx = this.#als()?.getStore();
+    if (ctx) socket.once('error', (e: Error) => void (ctx.transportError = e));
+    return socket;
+  }
+}
+
+/** Parses an HTTP Retry-After value (seconds or an HTTP date) to milliseconds. */
+export function retryAfterMs(value: unknown, now: number = Date.now()): number | undefined {
+  if (typeof value !== 'string' && typeof value !== 'number') return undefined;
+  const text = String(value).trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/**
+ * The context store for one acme-client module's axios instance, installing
+ * the interceptors the first time.
+ */
+export function callContexts(axios: AxiosLike): AsyncLocalStorage<CallContext> {
+  const existing = contexts.get(axios);
+  if (existing) return existing;
+  const als = new AsyncLocalStorage<CallContext>();
+  contexts.set(axios, als);
+  axios.interceptors.request.use((config) => {
+    const ctx = als.getStore();
+    if (!ctx) return config;
+    if (ctx.agent) config['httpsAgent'] = ctx.agent;
+    if (ctx.timeoutMs !== undefined) config['timeout'] = ctx.timeoutMs;
+    // acme-client retries while retryAttempt ≤ its global retryMaxAttempts: start past any limit.
+    config['retryAttempt'] = Number.MAX_SAFE_INTEGER;
+    return config;
+  });
+  axios.interceptors.response.use(
+    (response) => {
+      const ctx = als.getStore();
+      if (!ctx) return response;
+      const after = retryAfterMs(response.headers['retry-after']);
+      if (response.status >= 400) {
+        const data = (response.data ?? {}) as { type?: unknown; detail?: unknown; subproblems?: unknown };
+        ctx.lastProblem = {
+          status: response.status,
+          type: typeof data.type === 'string' ? data.type : '',
+          detail: typeof data.detail === 'string' ? data.detail : '',
+          ...(after !== undefined ? { retryAfterMs: after } : {}),
+          ...(data.subproblems !== undefined ? { subproblems: data.subproblems } : {}),
+        };
+      } else if (after !== undefined) {
+        ctx.lastRetryAfterMs = after;
+      }
+      return response;
+    },
+    (error) => Promise.reject(error),
+  );
+  return als;
+}
