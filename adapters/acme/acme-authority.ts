@@ -80,6 +80,7 @@ export class AcmeAuthority implements CertificateAuthority {
   #accountUrl: string | undefined;
   #account: Promise<string> | undefined;
   #directory: Promise<Record<string, unknown>> | undefined;
+  #staging: Promise<AcmeAuthority> | undefined;
 
   private constructor(options: AcmeAuthorityOptions, acme: AcmeClientModule) {
     this.#o = options;
@@ -266,9 +267,26 @@ export class AcmeAuthority implements CertificateAuthority {
     };
   }
 
-  /** Closes the authority's idle connections. */
+  /**
+   * The authority dry runs order from: one on the `staging` directory when
+   * the option is given (same solvers and account key unless overridden),
+   * otherwise this one.
+   */
+  async staging(): Promise<AcmeAuthority> {
+    const staging = this.#o.staging;
+    if (!staging) return this;
+    const { staging: _own, accountUrl: _account, ...inherited } = this.#o;
+    this.#staging ??= AcmeAuthority.create({ ...inherited, ...staging }).catch((e: unknown) => {
+      this.#staging = undefined;
+      throw e;
+    });
+    return this.#staging;
+  }
+
+  /** Closes the authority's idle connections (and its staging authority's). */
   close(): void {
     this.#agent.destroy();
+    void this.#staging?.then((s) => s.close(), () => undefined);
   }
 
   #pending(orderRef: string, ctx: CallContext): IssueResult {

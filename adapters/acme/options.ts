@@ -55,4 +55,11 @@ export interface AcmeAuthorityOptions {
   readonly renewalInfo?: boolean;
   /** Timeout of one HTTP request to the CA (default 30 s). */
   readonly requestTimeoutMs?: number;
+  /**
+   * The CA's staging directory, for dry runs (`renewNow(id, { dryRun: true })`):
+   * a full order there proves the wiring (account, solvers, DNS) without a
+   * production certificate or rate-limit cost. Other options are inherited
+   * unless given (a staging account is created with the same key).
+   */
+  readonly staging?: Partial<Omit<AcmeAuthorityOptions, 'staging' | 'accountUrl'>> & { readonly directoryUrl: string };
 }

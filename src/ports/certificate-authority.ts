@@ -89,4 +89,11 @@ export interface CertificateAuthority {
   renewalInfo?(certificatePem: string, options?: { signal?: AbortSignal }): Promise<RenewalInfo | undefined>;
   /** Describes the authority for logs and `explain()`. */
   describe?(): AuthorityDescription;
+  /**
+   * The authority that dry runs (`renewNow(id, { dryRun: true })`) order
+   * from: a staging directory of the same CA, so a rehearsal neither counts
+   * against production rate limits nor leaves a real certificate behind
+   * (optional power; without it dry runs use this authority).
+   */
+  staging?(): CertificateAuthority | Promise<CertificateAuthority>;
 }

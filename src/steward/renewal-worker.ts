@@ -156,7 +156,8 @@ export class RenewalWorker {
   async dryRun(id: string): Promise<DryRunResult> {
     const rec = await this.#c.store.get(id);
     if (!rec) throw new NotFoundError(id);
-    const authority = this.authority(rec.spec.authority);
+    const production = this.authority(rec.spec.authority);
+    const authority = production.staging ? await production.staging() : production;
     const key = await this.#c.keys.generate({ algorithm: rec.spec.key.algorithm, label: `${id}:dry-run` });
     try {
       const request = await this.request(rec, key);

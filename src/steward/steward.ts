@@ -562,7 +562,9 @@ export class Steward {
 
   /**
    * Renews now, whatever the schedule says. With `dryRun`, runs a full order
-   * with a throwaway key and discards the result (nothing is stored).
+   * with a throwaway key and discards the result (nothing is stored); the
+   * order goes to the authority's staging directory when it has one
+   * (`AcmeAuthority`'s `staging` option).
    */
   async renewNow(id: string, options: { dryRun: true }): Promise<DryRunResult>;
   async renewNow(id: string, options?: { dryRun?: false }): Promise<CertificateView>;
