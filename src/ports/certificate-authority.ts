@@ -24,6 +24,14 @@ export interface IssueRequest {
   readonly key: KeyHandle;
   /** The certificate being replaced (PEM), when this is a renewal. */
   readonly replaces?: string;
+  /**
+   * Loads the key of the certificate being replaced, for authorities that
+   * authenticate a renewal with it (Fabric CA re-enrollment signs its token
+   * with the current certificate's key). Undefined when there is no current
+   * certificate or its key is not held by the steward's key store (an adopted
+   * certificate). Called only by authorities that need it.
+   */
+  readonly currentKey?: () => Promise<KeyHandle | undefined>;
 }
 
 /** An authority's answer: a chain now, or an order to come back to. */

@@ -195,8 +195,15 @@ export class RenewalWorker {
       ...(rec.spec.lifetimeMs !== undefined ? { lifetimeMs: rec.spec.lifetimeMs } : {}),
       ...(rec.spec.profile ? { profile: rec.spec.profile } : {}),
       key,
-      ...(rec.current ? { replaces: rec.current.chainPem } : {}),
+      ...(rec.current ? { replaces: rec.current.chainPem, currentKey: () => this.#currentKey(rec) } : {}),
     };
+  }
+
+  /** The current certificate's key, when this steward's key store holds it. */
+  async #currentKey(rec: CertificateRecord): Promise<KeyHandle | undefined> {
+    const ref = rec.current?.keyRef;
+    if (!ref || ref.store === 'none' || ref.store !== this.#c.keys.kind) return undefined;
+    return this.#c.keys.load(ref, { signal: this.#c.signal() });
   }
 
   async #write(rec: CertificateRecord, now: Date, audit?: AuditEvent[], archive?: IssuedCertificate): Promise<CertificateRecord> {

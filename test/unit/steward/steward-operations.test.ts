@@ -224,6 +224,24 @@ describe('Steward operations', () => {
     expect(counted.length).toBeGreaterThan(0);
   });
 
+  it('hands authorities the current certificate\'s key on demand (Fabric re-enrollment signs with it), and nothing for a first issuance', async () => {
+    const w = await world();
+    const seen: Array<string | undefined | null> = [];
+    const authority = {
+      issue: async (req: Parameters<typeof w.ca.issue>[0], opts?: Parameters<typeof w.ca.issue>[1]) => {
+        seen.push(req.currentKey ? ((await req.currentKey())?.ref.id ?? undefined) : null);
+        return w.ca.issue(req, opts);
+      },
+      resume: w.ca.resume.bind(w.ca),
+    };
+    const s = w.make({ authorities: { test: authority } });
+    await s.track({ id: 'api', authority: 'test', subjectAltNames: ['api.example.test'] });
+    await s.runOnce();
+    const first = (await w.store.get('api'))!.current!.keyRef.id;
+    await s.renewNow('api');
+    expect(seen).toEqual([null, first]);
+  });
+
   it('explains the next action and the rule behind it', async () => {
     const w = await world();
     const s = w.make();
