@@ -449,16 +449,20 @@ export class RenewalWorker {
         }
         if (result.status === 'pending') {
           // Persist the order before anything else relies on it.
+          const delay = result.retryAfterMs ?? this.#c.pollOrderMs;
+          // "Come back now" (an ACME order just placed): keep the lease and continue in this claim, so
+          // a fresh order is not queued behind every record that fell due before it.
+          const continueNow = delay <= 0;
           const next = await this.#write(
             {
               ...rec,
               renewal: ev({ type: 'submitted', orderRef: result.orderRef, at: now }),
-              nextActionAt: this.#wake(rec, now.getTime() + (result.retryAfterMs ?? this.#c.pollOrderMs), now),
-              lease: undefined,
+              nextActionAt: this.#wake(rec, now.getTime() + delay, now),
+              ...(continueNow ? {} : { lease: undefined }),
             },
             now,
           );
-          return { rec: next, handle, wait: true };
+          return { rec: next, handle, wait: !continueNow };
         }
         const issued = await this.#verifyIssued(result.chainPem, handle, keyRef, now);
         const next = await this.#write({ ...rec, renewal: ev({ type: 'issued', issued }) }, now);

@@ -242,6 +242,25 @@ describe('Steward operations', () => {
     expect(seen).toEqual([null, first]);
   });
 
+  it('continues an order the authority says to resume at once in the same claim, after persisting it', async () => {
+    const w = await world();
+    const phasesAtResume: string[] = [];
+    const authority = {
+      issue: async () => ({ status: 'pending' as const, orderRef: 'order-1', retryAfterMs: 0 }),
+      resume: async (ref: string, req: Parameters<typeof w.ca.issue>[0]) => {
+        const stored = (await w.store.get(req.id))!;
+        phasesAtResume.push(`${stored.renewal.phase}:${stored.renewal.orderRef}:${ref}`);
+        return w.ca.issue(req);
+      },
+    };
+    const s = w.make({ authorities: { test: authority } });
+    await s.track({ id: 'api', authority: 'test', subjectAltNames: ['api.example.test'] });
+    const run = await s.runOnce();
+    expect(run.renewed).toBe(1);
+    expect(phasesAtResume).toEqual(['submitted:order-1:order-1']);
+    expect((await w.store.get('api'))!.lease).toBeUndefined();
+  });
+
   it('explains the next action and the rule behind it', async () => {
     const w = await world();
     const s = w.make();
