@@ -11,7 +11,7 @@ import { request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import { rootCertificates } from 'node:tls';
 import { AdapterDependencyError, AuthorityError, ConfigError, isCertstewardError } from '../../src/errors.js';
-import { parseCertificate, parseCertificates } from '../../src/pki/certificate.js';
+import { locateFields, parseCertificate, parseCertificates } from '../../src/pki/certificate.js';
 import type {
   AuthorityDescription,
   CertificateAuthority,
@@ -164,12 +164,19 @@ export class AcmeAuthority implements CertificateAuthority {
     const identifiers = identifiersOf(request);
     const account = await this.#ensureAccount(options.signal);
     const replaces = request.replaces ? await this.#replacesId(request.replaces, options.signal) : undefined;
-    const order = await this.#call('newOrder', options.signal, async (client) => {
+    const order = await this.#call('newOrder', options.signal, async (client, ctx) => {
       try {
         return await client.createOrder({ identifiers, ...(replaces ? { replaces } : {}) } as Parameters<AcmeClient['createOrder']>[0]);
       } catch (e) {
-        // A CA that will not take `replaces` for this certificate (already replaced, unknown) still takes the order.
-        if (replaces) return client.createOrder({ identifiers });
+        // A CA that will not take `replaces` for this certificate (already replaced, unknown) still takes
+        // the order without it. Only a refusal of the request: after a timeout or a rate limit the first
+        // order may exist, and a second would be wasted.
+        const p = ctx.lastProblem;
+        const refused = p !== undefined && (p.status === 409 || p.status === 400) && /alreadyReplaced|malformed|conflict/.test(p.type);
+        if (replaces && refused) {
+          delete ctx.lastProblem;
+          return client.createOrder({ identifiers });
+        }
         throw e;
       }
     });
@@ -239,6 +246,8 @@ export class AcmeAuthority implements CertificateAuthority {
     if (this.#o.renewalInfo === false) return undefined;
     const base = await this.#renewalInfoUrl(options.signal);
     if (!base) return undefined;
+    // Without an authority key identifier there is no certID: no CA can answer for it (self-signed, or another CA's).
+    if (!parseCertificate(certificatePem).authorityKeyIdentifier) return undefined;
     const id = certId(certificatePem);
     const res = await this.#get(`${base.replace(/\/$/, '')}/${id}`, options.signal);
     if (res.status === 404) return undefined;
@@ -256,7 +265,8 @@ export class AcmeAuthority implements CertificateAuthority {
     }
     const start = new Date(body.suggestedWindow?.start ?? NaN);
     const end = new Date(body.suggestedWindow?.end ?? NaN);
-    if (Number.isNaN(start.getTime()) || Number.isNaN(end.getTime()) || end.getTime() < start.getTime()) {
+    // RFC 9773 §4.2: an end that equals or precedes the start makes the whole object invalid.
+    if (Number.isNaN(start.getTime()) || Number.isNaN(end.getTime()) || end.getTime() <= start.getTime()) {
       throw new AuthorityError('invalid-response', `renewalInfo for ${id} has no valid suggestedWindow`, { retryable: true });
     }
     return {
@@ -557,10 +567,10 @@ export function certId(certificatePem: string): string {
   if (!cert.authorityKeyIdentifier) {
     throw new AuthorityError('invalid-response', 'the certificate has no authority key identifier, which ARI needs', { retryable: false });
   }
-  let serial = cert.serialNumber.replace(/^-/, '');
-  if (serial.length % 2) serial = `0${serial}`;
-  if (/^[89a-f]/.test(serial)) serial = `00${serial}`;
-  return `${Buffer.from(cert.authorityKeyIdentifier, 'hex').toString('base64url')}.${Buffer.from(serial, 'hex').toString('base64url')}`;
+  // The serial's DER content bytes as they are (a negative serial is two's complement, not its magnitude).
+  const { serial } = locateFields(cert.der);
+  const serialBytes = Buffer.from(cert.der.subarray(serial.contentStart, serial.end));
+  return `${Buffer.from(cert.authorityKeyIdentifier, 'hex').toString('base64url')}.${serialBytes.toString('base64url')}`;
 }
 
 

@@ -126,7 +126,10 @@ export class RenewalWorker {
     const base = { fingerprintSha256: cur.fingerprintSha256, checkedAt: now };
     try {
       const info = await authority.renewalInfo(cur.chainPem, { signal: this.#c.signal() });
-      const next = new Date(now.getTime() + Math.max(60_000, info?.retryAfterMs ?? this.#c.caWindowCheckMs));
+      // The CA's Retry-After, between a minute and a day (RFC 9773 §4.3): a longer one would hide a
+      // mass-revocation window, which is what asking the CA is for.
+      const ca = info?.retryAfterMs;
+      const next = new Date(now.getTime() + (ca === undefined ? this.#c.caWindowCheckMs : Math.min(86_400_000, Math.max(60_000, ca))));
       return { ...rec, caWindow: info ? { ...base, start: info.start, end: info.end, nextCheckAt: next } : { ...base, nextCheckAt: next } };
     } catch (e) {
       if (this.#c.signal().aborted) return rec; // stopped: not the CA's fault, ask again on the next run
