@@ -64,7 +64,7 @@ export { buildCsr, readCsr } from './pki/csr.js';
 export type { BuildCsrOptions, CsrInfo, SubjectAltName } from './pki/csr.js';
 
 export type { Clock, TimerHandle } from './ports/clock.js';
-export type { KeyAlgorithm, KeyHandle, KeyRef, KeySpec, KeyStore } from './ports/key-store.js';
+export type { KeyAlgorithm, KeyHandle, KeyImport, KeyRef, KeySpec, KeyStore } from './ports/key-store.js';
 export type {
   AuthorityDescription,
   CertificateAuthority,

@@ -5,7 +5,8 @@
  */
 import { randomBytes, randomUUID, webcrypto } from 'node:crypto';
 import { ConfigError, KeyStoreError } from '../errors.js';
-import type { KeyAlgorithm, KeyHandle, KeyRef, KeySpec, KeyStore } from '../ports/key-store.js';
+import type { KeyAlgorithm, KeyHandle, KeyImport, KeyRef, KeySpec, KeyStore } from '../ports/key-store.js';
+import { importedKeyPair } from './imported-key.js';
 import { KEK_BYTES, KekRing, type KekInput } from './kek.js';
 import { generateKeyPair, isKeyAlgorithm, keyAlgorithmParams } from './key-algorithms.js';
 import { sealPrivateKey, unsealPrivateKey } from './sealed-key.js';
@@ -168,6 +169,36 @@ export class SoftwareKeyStore implements KeyStore {
       signal?.throwIfAborted();
       const ref: KeyRef = Object.freeze({ store: this.kind, ...binding, sealed, kekId: kek.id });
       return this.#handle(ref, pair.publicKey, privateKey);
+    } finally {
+      pkcs8.fill(0);
+    }
+  }
+
+  /**
+   * Seals an existing private key (PKCS#8) under the current KEK and returns
+   * its handle, as if this store had generated it. The caller's bytes are
+   * zeroed.
+   *
+   * @throws {@link KeyStoreError} `'corrupt'` for unreadable PKCS#8, `'unsupported'` when it is not an `algorithm` key.
+   * @example
+   * ```ts
+   * const handle = await keys.import({ pkcs8: walletKeyDer, algorithm: 'ECDSA-P256', label: 'appUser' })
+   * ```
+   */
+  async import(input: KeyImport, options?: { signal?: AbortSignal }): Promise<KeyHandle> {
+    options?.signal?.throwIfAborted();
+    const pair = await importedKeyPair(this.#crypto, input, true);
+    const pkcs8 = new Uint8Array(await this.#crypto.subtle.exportKey('pkcs8', pair.privateKey));
+    try {
+      input.pkcs8.fill(0);
+      const binding = { algorithm: input.algorithm, id: randomUUID(), spkiSha256: await spkiSha256(this.#crypto, pair.publicKey) };
+      const kek = await this.#ring.current();
+      const sealed = await sealPrivateKey(this.#crypto, kek, binding, pkcs8);
+      const privateKey = this.#exportable
+        ? pair.privateKey
+        : await this.#crypto.subtle.importKey('pkcs8', pkcs8, keyAlgorithmParams(input.algorithm).import, false, ['sign']);
+      options?.signal?.throwIfAborted();
+      return this.#handle(Object.freeze({ store: this.kind, ...binding, sealed, kekId: kek.id }), pair.publicKey, privateKey);
     } finally {
       pkcs8.fill(0);
     }

@@ -45,6 +45,14 @@ export interface KeyHandle {
   readonly exportable: boolean;
 }
 
+/** An existing private key handed to {@link KeyStore.import}. */
+export interface KeyImport {
+  /** PKCS#8 DER of the private key; the store may zero it after use. */
+  readonly pkcs8: Uint8Array;
+  readonly algorithm: KeyAlgorithm;
+  readonly label?: string;
+}
+
 /**
  * Generates, loads and destroys keys. Implementations must pass
  * `describeKeyStore` from `certsteward/testing`.
@@ -63,4 +71,10 @@ export interface KeyStore {
   /** Destroys the key. Destroying a key that is already gone succeeds; a reference made by another
    *  kind of store is refused (`'unsupported'`), so a key is never reported destroyed that was not. */
   destroy(ref: KeyRef, options?: { signal?: AbortSignal }): Promise<void>;
+  /**
+   * Takes in an existing private key (a Fabric wallet's, a file's) and keeps
+   * it as the store keeps its own: sealed by a software store, unwrapped into
+   * the token by an HSM store (optional power).
+   * @throws {@link KeyStoreError} `'corrupt'` for unreadable PKCS#8, `'unsupported'` when the key is not of `algorithm`. */
+  import?(key: KeyImport, options?: { signal?: AbortSignal }): Promise<KeyHandle>;
 }

@@ -7,7 +7,8 @@ import { randomUUID, webcrypto } from 'node:crypto';
 import { KeyStoreError } from '../errors.js';
 import { generateKeyPair, isKeyAlgorithm, keyAlgorithmParams } from '../keys/key-algorithms.js';
 import { spkiSha256 } from '../keys/spki-sha256.js';
-import type { KeyHandle, KeyRef, KeySpec, KeyStore } from '../ports/key-store.js';
+import type { KeyHandle, KeyImport, KeyRef, KeySpec, KeyStore } from '../ports/key-store.js';
+import { importedKeyPair } from '../keys/imported-key.js';
 import { assertOwnKeyRef } from '../keys/own-key-ref.js';
 
 /**
@@ -95,6 +96,24 @@ export class MemoryKeyStore implements KeyStore {
       spkiSha256: await spkiSha256(this.#crypto, pair.publicKey),
     });
     options?.signal?.throwIfAborted();
+    const entry: Entry = { ref, publicKey: pair.publicKey, privateKey: pair.privateKey };
+    this.#keys.set(ref.id, entry);
+    return this.#handle(entry);
+  }
+
+  /**
+   * Keeps an existing private key (PKCS#8), non-extractable, as if generated here.
+   *
+   * @throws {@link KeyStoreError} `'corrupt'` for unreadable PKCS#8, `'unsupported'` when it is not an `algorithm` key.
+   * @example
+   * ```ts
+   * const handle = await keys.import({ pkcs8, algorithm: 'ECDSA-P256' })
+   * ```
+   */
+  async import(input: KeyImport, options?: { signal?: AbortSignal }): Promise<KeyHandle> {
+    options?.signal?.throwIfAborted();
+    const pair = await importedKeyPair(this.#crypto, input, false);
+    const ref: KeyRef = Object.freeze({ store: this.kind, id: randomUUID(), algorithm: input.algorithm, spkiSha256: await spkiSha256(this.#crypto, pair.publicKey) });
     const entry: Entry = { ref, publicKey: pair.publicKey, privateKey: pair.privateKey };
     this.#keys.set(ref.id, entry);
     return this.#handle(entry);

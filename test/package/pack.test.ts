@@ -95,7 +95,7 @@ describe('the packed package', () => {
       import { createRequire } from 'node:module';
       const require = createRequire(import.meta.url);
       const names = [];
-      for (const entry of ['certsteward', 'certsteward/testing', 'certsteward/local-ca', 'certsteward/knex']) {
+      for (const entry of ['certsteward', 'certsteward/testing', 'certsteward/local-ca', 'certsteward/knex', 'certsteward/acme', 'certsteward/fabric-ca']) {
         const esm = await import(entry);
         const cjs = require(entry);
         names.push(entry + ':' + Object.keys(esm).length + ':' + (Object.keys(esm).sort().join() === Object.keys(cjs).sort().join()));
@@ -104,11 +104,14 @@ describe('the packed package', () => {
       const local = await import('certsteward/local-ca');
       // knex is the host's (an optional peer, not installed here): the entry loads without it.
       const knexEntry = await import('certsteward/knex');
+      // So do the ACME entry (acme-client is imported when an authority is created) and the Fabric CA entry.
+      const acmeEntry = await import('certsteward/acme');
+      const fabricEntry = await import('certsteward/fabric-ca');
       console.log(names.join(' '), typeof testing.ManualClock, typeof testing.describeCertificateStore, typeof local.LocalAuthority,
-        typeof knexEntry.KnexStore, typeof knexEntry.importTable);
+        typeof knexEntry.KnexStore, typeof knexEntry.importTable, typeof acmeEntry.AcmeAuthority, typeof fabricEntry.FabricCaAuthority);
     `], project);
     expect(out.trim()).toMatch(
-      /^certsteward:\d+:true certsteward\/testing:\d+:true certsteward\/local-ca:\d+:true certsteward\/knex:\d+:true function function function function function$/,
+      /^certsteward:\d+:true certsteward\/testing:\d+:true certsteward\/local-ca:\d+:true certsteward\/knex:\d+:true certsteward\/acme:\d+:true certsteward\/fabric-ca:\d+:true( function){7}$/,
     );
   });
 

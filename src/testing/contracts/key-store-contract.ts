@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { createHash, createPublicKey, verify as nodeVerify } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync, verify as nodeVerify } from 'node:crypto';
 import { isCertstewardError } from '../../errors.js';
 import type { KeyAlgorithm, KeyHandle, KeyRef, KeyStore } from '../../ports/key-store.js';
 import type { ContractAssertion, ContractTestApi } from './contract-api.js';
@@ -302,6 +302,30 @@ export function describeKeyStore(
       expect(kindOf(await caught(s.destroy(foreign)))).toBe('key-store/unsupported');
       expect((await s.load(h.ref)).ref.id).toBe(h.ref.id);
       await s.destroy(h.ref);
+    });
+
+    it('import (when implemented): takes in a PKCS#8 key made elsewhere, which then signs for its own public key and loads from its ref', async () => {
+      const s = await theStore();
+      if (!s.import) return;
+      const made = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      const pkcs8 = new Uint8Array(made.privateKey.export({ type: 'pkcs8', format: 'der' }));
+      const spki = made.publicKey.export({ type: 'spki', format: 'der' });
+      const h = await s.import.call(s, { pkcs8, algorithm: 'ECDSA-P256', label: 'contract-import' });
+      expect([h.ref.store, h.ref.algorithm, h.ref.spkiSha256]).toEqual([s.kind, 'ECDSA-P256', createHash('sha256').update(spki).digest('hex')]);
+      const signature = new Uint8Array(await h.crypto.subtle.sign(expectations['ECDSA-P256'].sign, h.privateKey, DATA));
+      expect(nodeVerifies('ECDSA-P256', new Uint8Array(spki), DATA, signature)).toBe(true);
+      const loaded = await s.load(JSON.parse(JSON.stringify(h.ref)) as KeyRef);
+      expect(await exportSpki(loaded)).toEqual(new Uint8Array(spki));
+      expect(await secrecyProblems(h)).toEqual([]);
+      await s.destroy(h.ref);
+    });
+
+    it('import (when implemented): refuses bytes that are not PKCS#8 (corrupt) and a key of another algorithm (unsupported)', async () => {
+      const s = await theStore();
+      if (!s.import) return;
+      expect(kindOf(await caught(s.import.call(s, { pkcs8: new Uint8Array([48, 3, 2, 1, 0]), algorithm: 'ECDSA-P256' })))).toBe('key-store/corrupt');
+      const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey.export({ type: 'pkcs8', format: 'der' });
+      expect(kindOf(await caught(s.import.call(s, { pkcs8: new Uint8Array(p384), algorithm: 'ECDSA-P256' })))).toBe('key-store/unsupported');
     });
 
     it('20 concurrent generate calls give 20 distinct ids and 20 distinct keys', async () => {
