@@ -68,8 +68,9 @@ export function recordName(identifier: string): string {
 /**
  * A {@link DnsProvider} for pebble-challtestsrv's management API (the mock
  * DNS server that comes with Pebble), used by the tests and as the example
- * of a provider. challtestsrv replaces a name's TXT values as a whole, so
- * this provider keeps every value per name and writes the remaining set.
+ * of a provider. challtestsrv can only clear a name's TXT values as a whole,
+ * so this provider counts the values per name and clears the name when the
+ * last one is removed.
  *
  * @example
  * ```ts
@@ -92,13 +93,17 @@ export class ChallTestSrvDnsProvider implements DnsProvider {
   }
 
   async removeTxt(name: string, value: string): Promise<void> {
-    const values = (this.#values.get(name) ?? []).filter((v, i, all) => v !== value || all.indexOf(v) !== i);
-    await this.#post('/clear-txt', { host: `${name}.` });
-    if (values.length === 0) this.#values.delete(name);
-    else {
+    const values = [...(this.#values.get(name) ?? [])];
+    const at = values.indexOf(value);
+    if (at >= 0) values.splice(at, 1);
+    if (values.length > 0) {
+      // challtestsrv can only clear a name whole; clearing and re-adding would leave a moment with no
+      // record while the other value's validation runs. A leftover value harms no validation.
       this.#values.set(name, values);
-      for (const v of new Set(values)) await this.#post('/set-txt', { host: `${name}.`, value: v });
+      return;
     }
+    this.#values.delete(name);
+    await this.#post('/clear-txt', { host: `${name}.` });
   }
 
   async #post(path: string, body: unknown): Promise<void> {
