@@ -211,7 +211,7 @@ export class AcmeAuthority implements CertificateAuthority {
         options.signal?.throwIfAborted();
         switch (order.status) {
           case 'pending':
-            await this.#authorize(client, order, options.signal);
+            await this.#authorize(client, order, options.signal, ctx);
             order = await client.getOrder(order);
             break;
           case 'ready': {
@@ -324,11 +324,19 @@ export class AcmeAuthority implements CertificateAuthority {
 
   async #ensureAccount(signal: AbortSignal | undefined): Promise<string> {
     if (this.#accountUrl) return this.#accountUrl;
-    this.#account ??= this.#call('newAccount', signal, async (client) => {
-      await client.createAccount({
-        termsOfServiceAgreed: this.#o.termsOfServiceAgreed ?? false,
-        ...(this.#o.contact ? { contact: [...this.#o.contact] } : {}),
-      });
+    this.#account ??= this.#call('newAccount', signal, async (client, ctx) => {
+      try {
+        // The key's existing account, found without an update: acme-client turns newAccount's
+        // HTTP 200 into an account update, which a CA may refuse when it changes nothing (Pebble does).
+        await client.createAccount({ onlyReturnExisting: true } as Parameters<AcmeClient['createAccount']>[0]);
+      } catch (e) {
+        if (ctx.transportError || ctx.lastProblem?.type !== `${ACME_ERROR}accountDoesNotExist`) throw e;
+        ctx.lastProblem = undefined;
+        await client.createAccount({
+          termsOfServiceAgreed: this.#o.termsOfServiceAgreed ?? false,
+          ...(this.#o.contact ? { contact: [...this.#o.contact] } : {}),
+        });
+      }
       return client.getAccountUrl();
     }).then(
       (url) => (this.#accountUrl = url),
@@ -341,7 +349,7 @@ export class AcmeAuthority implements CertificateAuthority {
   }
 
   /** Answers every pending authorization of the order, in parallel; cleanup always runs. */
-  async #authorize(client: AcmeClient, order: Order, signal: AbortSignal | undefined): Promise<void> {
+  async #authorize(client: AcmeClient, order: Order, signal: AbortSignal | undefined, ctx: CallContext): Promise<void> {
     const authorizations = await client.getAuthorizations(order);
     await Promise.all(
       authorizations.map(async (authz) => {
@@ -365,6 +373,10 @@ export class AcmeAuthority implements CertificateAuthority {
           await client.waitForValidStatus(challenge);
         } catch (e) {
           if (isCertstewardError(e)) throw e;
+          // Only the CA's verdict (the challenge turned invalid) fails the order. No answer, a badNonce
+          // acme-client gave up on, a 5xx or a 429 is mapped as for every other call: retryable, same order.
+          const mapped = mapError(e, ctx, `${c.identifier} (${c.type})`, this.#o.directoryUrl);
+          if (mapped instanceof AuthorityError && mapped.kind !== 'invalid-response') throw mapped;
           throw new AuthorityError('challenge-failed', `${c.identifier} (${c.type}): ${(e as Error).message}`, { retryable: false, cause: e });
         } finally {
           await solver.cleanup(c).catch(() => undefined);

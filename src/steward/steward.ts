@@ -671,6 +671,8 @@ export class Steward {
   async #runRounds(): Promise<RunSummary> {
     const totals = { claimed: 0, renewed: 0, failed: 0, alerts: 0, conflicts: 0 };
     for (let round = 0; round < 1_000_000; round++) {
+      // Stopped: what was handed back is due again for the next start; claiming more is no failure to report.
+      if (this.#abort.signal.aborted) break;
       const now = this.#clock.now();
       // Claim only what can be worked on at once, so no lease runs out while its record waits in a queue.
       const claimed = await this.#o.store.claimDue(now, this.#owner, this.#leaseMs, this.#claimSize, { signal: this.#abort.signal });
