@@ -351,7 +351,8 @@ export class AcmeAuthority implements CertificateAuthority {
   /** Answers every pending authorization of the order, in parallel; cleanup always runs. */
   async #authorize(client: AcmeClient, order: Order, signal: AbortSignal | undefined, ctx: CallContext): Promise<void> {
     const authorizations = await client.getAuthorizations(order);
-    await Promise.all(
+    // allSettled: when one authorization fails, the others still finish and clean up before the call ends.
+    const settled = await Promise.allSettled(
       authorizations.map(async (authz) => {
         if (authz.status === 'valid') return;
         if (authz.status !== 'pending') {
@@ -383,6 +384,8 @@ export class AcmeAuthority implements CertificateAuthority {
         }
       }),
     );
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   #choose(authz: Authorization): { solver: ChallengeSolver; challenge: Authorization['challenges'][number] } {

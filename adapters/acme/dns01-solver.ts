@@ -104,6 +104,7 @@ export class ChallTestSrvDnsProvider implements DnsProvider {
     }
     this.#values.delete(name);
     await this.#post('/clear-txt', { host: `${name}.` });
+    for (const v of new Set(this.#values.get(name) ?? [])) await this.#post('/set-txt', { host: `${name}.`, value: v }); // set while clearing
   }
 
   async #post(path: string, body: unknown): Promise<void> {
