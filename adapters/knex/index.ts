@@ -33,3 +33,16 @@ export type {
   TableImportTarget,
   TableImportTrackInput,
 } from './table-importer.js';
+export { syncTable } from './table-sync.js';
+export type {
+  TableSync,
+  TableSyncCertificate,
+  TableSyncColumns,
+  TableSyncEvent,
+  TableSyncExpiring,
+  TableSyncFailure,
+  TableSyncOptions,
+  TableSyncRenewal,
+  TableSyncSource,
+  TableSyncWrite,
+} from './table-sync.js';

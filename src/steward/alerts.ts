@@ -58,8 +58,10 @@ export function dueAlert(
   return { level: reached, settle };
 }
 
-/** The earliest time a not-yet-announced level is reached, after `now`. */
+/** Now when a reached level was not announced yet, else the earliest time a not-yet-announced level is reached, after `now`. */
 export function nextAlertAt(cert: IssuedCertificate, announced: readonly string[], now: number, t: ResolvedThresholds): number | undefined {
+  // A level reached but never announced (a certificate adopted inside a threshold) is due now, not at the next one.
+  if (dueAlert(cert, announced, now, t)) return now;
   const times = levelTimes(cert, t);
   let next: number | undefined;
   for (const level of LEVELS) {

@@ -198,7 +198,9 @@ export class RenewalWorker {
       ...(rec.spec.lifetimeMs !== undefined ? { lifetimeMs: rec.spec.lifetimeMs } : {}),
       ...(rec.spec.profile ? { profile: rec.spec.profile } : {}),
       key,
-      ...(rec.current ? { replaces: rec.current.chainPem, currentKey: () => this.#currentKey(rec) } : {}),
+      // After a key-compromise revocation the current certificate is revoked: it can no longer authenticate a
+      // renewal (Fabric CA re-enrollment), so the authority issues as for a certificate that was lost.
+      ...(rec.current && rec.renewal.cause !== 'key-compromise' ? { replaces: rec.current.chainPem, currentKey: () => this.#currentKey(rec) } : {}),
     };
   }
 
@@ -374,8 +376,18 @@ export class RenewalWorker {
     const overdueKey = rec.current ? `${rec.current.fingerprintSha256}:overdue` : undefined;
     const overdue = overdueKey !== undefined && !announced.includes(overdueKey) && rec.renewal.cause === 'scheduled';
     if (overdue) announced = [...announced, overdueKey];
-    const next = { ...rec, renewal, announced };
-    const written = await this.#write({ ...next, nextActionAt: this.#wake(next, nextAttemptAt.getTime(), now), lease: undefined }, now, audit);
+    // The authority refused the current certificate as revoked, and this steward did not revoke it: it is never
+    // renewed again (retrying could only succeed through a recovery path once it expires).
+    const revokedAtAuthority = e instanceof AuthorityError && e.kind === 'revoked' && rec.current !== undefined && rec.renewal.cause !== 'key-compromise';
+    if (revokedAtAuthority) {
+      audit.push({ certificateId: rec.id, at: now, type: 'certificate.revoked', data: { serialNumber: rec.current!.serialNumber, reason: 'revoked at the authority' } });
+    }
+    const next = { ...rec, renewal, announced, ...(revokedAtAuthority ? { status: 'revoked' as const } : {}) };
+    const written = await this.#write(
+      { ...next, nextActionAt: revokedAtAuthority ? null : this.#wake(next, nextAttemptAt.getTime(), now), lease: undefined },
+      now,
+      audit,
+    );
     this.#c.emit('renewal.failed', {
       id: rec.id,
       at: now,
@@ -388,6 +400,10 @@ export class RenewalWorker {
     });
     if (overdue && rec.current) {
       this.#c.emit('renewal.overdue', { id: rec.id, at: now, renewalAt: this.plan(rec)!.at, notAfter: rec.current.notAfter });
+    }
+    if (revokedAtAuthority) {
+      this.#c.emit('certificate.revoked', { id: rec.id, at: now, serialNumber: rec.current!.serialNumber, reason: 'revoked at the authority' });
+      await this.destroyKeys(rec.id, [rec.renewal.keyRef], [rec.current!.keyRef], now);
     }
     return written;
   }

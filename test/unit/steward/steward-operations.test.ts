@@ -10,6 +10,8 @@ import {
   type StewardEvents,
   type StewardOptions,
 } from '../../../src/index.js';
+import { LocalAuthority } from '../../../adapters/local-ca/index.js';
+import { buildCsr } from '../../../src/pki/csr.js';
 import { ManualClock } from '../../../src/testing/manual-clock.js';
 import { MemoryKeyStore } from '../../../src/testing/memory-key-store.js';
 import { MemoryStore } from '../../../src/testing/memory-store.js';
@@ -259,6 +261,25 @@ describe('Steward operations', () => {
     expect(run.renewed).toBe(1);
     expect(phasesAtResume).toEqual(['submitted:order-1:order-1']);
     expect((await w.store.get('api'))!.lease).toBeUndefined();
+  });
+
+  it('warns a certificate adopted inside its warning threshold at once, not at its renewal days later', async () => {
+    const clock = new ManualClock('2026-01-01T00:00:00Z');
+    const keys = new MemoryKeyStore();
+    const ca = await LocalAuthority.create({ keys, clock });
+    const key = await keys.generate({ algorithm: 'ECDSA-P256' });
+    const r = await ca.issue({ id: 'a', key, commonName: 'a', subjectAltNames: [], csrPem: await buildCsr({ key, commonName: 'a', subjectAltNames: [] }), lifetimeMs: 365 * 86_400_000 });
+    if (r.status !== 'issued') throw new Error();
+    await clock.advance('345d'); // 20 days left
+    const steward = createSteward({ store: new MemoryStore(), keys, clock, authorities: { ca }, pollIntervalMs: null, timing: { before: '10d', jitter: '0s' } });
+    const warned: Date[] = [];
+    steward.on('certificate.expiring', (e) => void warned.push(e.at));
+    await steward.track({ id: 'a', authority: 'ca', commonName: 'a', existing: { chainPem: r.chainPem } });
+    const adoptedAt = clock.now();
+    await steward.start();
+    await clock.advance('1h');
+    await steward.stop();
+    expect(warned).toEqual([adoptedAt]);
   });
 
   it('explains the next action and the rule behind it', async () => {
