@@ -13,6 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
 import { AdapterDependencyError, AuthorityError, ConfigError, isCertstewardError } from '../../src/errors.js';
 import { locateFields, parseCertificate, parseCertificates } from '../../src/pki/certificate.js';
+import { CRL_REASON_CODES } from '../../src/pki/crl-reason.js';
 import type {
   AuthorityDescription,
   CertificateAuthority,
@@ -36,16 +37,6 @@ interface OrderRef {
   readonly account: string;
 }
 
-const REASON_CODES: Readonly<Record<RevocationReason, number>> = {
-  unspecified: 0,
-  keyCompromise: 1,
-  caCompromise: 2,
-  affiliationChanged: 3,
-  superseded: 4,
-  cessationOfOperation: 5,
-  certificateHold: 6,
-  privilegeWithdrawn: 9,
-};
 
 const ACME_ERROR = 'urn:ietf:params:acme:error:';
 
@@ -246,7 +237,7 @@ export class AcmeAuthority implements CertificateAuthority {
   /** Revokes a certificate with an RFC 5280 reason. Revoking a revoked certificate succeeds. */
   async revoke(certificatePem: string, reason: RevocationReason, options: { signal?: AbortSignal } = {}): Promise<void> {
     await this.#ensureAccount(options.signal);
-    const code = REASON_CODES[reason];
+    const code = Object.hasOwn(CRL_REASON_CODES, reason) ? CRL_REASON_CODES[reason] : undefined;
     if (code === undefined) throw new ConfigError('reason', reason, `unknown revocation reason ${JSON.stringify(reason)}`);
     try {
       await this.#call('revokeCert', options.signal, (client) => client.revokeCertificate(firstCertificate(certificatePem), { reason: code }));

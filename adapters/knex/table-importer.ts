@@ -8,6 +8,7 @@
  * @module
  */
 import type { Knex } from 'knex';
+import { preflightTable } from './table-preflight.js';
 import { ConfigError, StoreUnavailableError, isCertstewardError } from '../../src/errors.js';
 import { parseCertificates, type CertificateInfo } from '../../src/pki/certificate.js';
 import { toPem } from '../../src/pki/pem.js';
@@ -315,7 +316,12 @@ interface Resolved<R> {
 export async function importTable<R = unknown>(knex: Knex, target: TableImportTarget<R>, options: TableImportOptions<R>): Promise<TableImportReport> {
   const r = resolve(knex, target, options);
   options.signal?.throwIfAborted();
-  await preflight(r);
+  await preflightTable(r.knex, {
+    tool: NAME,
+    table: r.options.table,
+    columns: { id: r.columns.id, certificate: r.columns.certificate, expiresAt: r.columns.expiresAt, revoked: r.columns.revoked },
+    ...(r.options.where !== undefined ? { where: { value: r.options.where, query: () => restricted(r).select(r.columns.id) } } : {}),
+  });
   const counts = { scanned: 0, tracked: 0, backfilled: 0, skipped: 0, failed: 0 };
   const problems: TableImportProblem[] = [];
   const record = (result: TableImportRowResult, rows = 1): void => {
@@ -428,33 +434,6 @@ async function onTable<R, T>(r: Resolved<R>, what: string, query: PromiseLike<T>
   }
 }
 
-/** Checks the database, the table, each column and the restriction before anything is tracked. */
-async function preflight<R>(r: Resolved<R>): Promise<void> {
-  const { knex, options, columns } = r;
-  await onTable(r, 'connecting to the database of', knex.raw('select 1'));
-  // `LIMIT 0` reads nothing but makes the database resolve every name, as the scan will.
-  const probe = async (setting: string, value: unknown, query: Knex.QueryBuilder, fix: string): Promise<void> => {
-    try {
-      await query.limit(0);
-    } catch (e) {
-      throw new ConfigError(setting, value, `${NAME}: ${fix} (${messageOf(e)})`, { cause: e });
-    }
-  };
-  await probe(
-    'table',
-    options.table,
-    knex(options.table).select('*'),
-    `the table "${options.table}" cannot be read: check the name (qualify it as "schema.table" when it is not on the search path) and the grants`,
-  );
-  for (const role of ['id', 'certificate', 'expiresAt', 'revoked'] as const) {
-    const name = columns[role];
-    if (name === undefined) continue;
-    await probe(`columns.${role}`, name, knex(options.table).select(name), `"${options.table}" has no column "${name}": check columns.${role}`);
-  }
-  if (options.where !== undefined) {
-    await probe('where', options.where, restricted(r).select(columns.id), `the where option cannot be applied to "${options.table}": check its column names`);
-  }
-}
 
 /** A value's identity for telling duplicate ids apart in JavaScript as the database does (deterministic collations). */
 function keyOf(value: unknown): string {

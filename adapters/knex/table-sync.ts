@@ -7,6 +7,7 @@
  * @module
  */
 import type { Knex } from 'knex';
+import { preflightTable } from './table-preflight.js';
 import { ConfigError, StoreUnavailableError } from '../../src/errors.js';
 import { parseCertificates } from '../../src/pki/certificate.js';
 import { toPem } from '../../src/pki/pem.js';
@@ -251,7 +252,12 @@ interface Resolved {
 export async function syncTable(knex: Knex, source: TableSyncSource, options: TableSyncOptions): Promise<TableSync> {
   const r = resolve(knex, source, options);
   const pending = new Map<string, Promise<void>>();
-  const checking = preflight(r);
+  const checking = preflightTable(r.knex, {
+    tool: NAME,
+    table: r.options.table,
+    columns: { id: r.columns.id, certificate: r.columns.certificate, expiresAt: r.columns.expiresAt, notifiedAt: r.columns.notifiedAt },
+    ...(r.options.where !== undefined ? { where: { value: r.options.where, query: () => restricted(r).select(r.columns.id) } } : {}),
+  });
   const ready = checking.then(
     () => true,
     () => false,
@@ -421,36 +427,6 @@ function resolve(knex: Knex, source: TableSyncSource, options: TableSyncOptions)
   return { knex, options, columns };
 }
 
-/** Checks the database, the table, each column and the restriction before anything is written. */
-async function preflight(r: Resolved): Promise<void> {
-  const { knex, options, columns } = r;
-  try {
-    await knex.raw('select 1');
-  } catch (e) {
-    throw new StoreUnavailableError(`${NAME}: connecting to the database of "${options.table}" failed: ${messageOf(e)}`, { cause: e });
-  }
-  const probe = async (setting: string, value: unknown, query: Knex.QueryBuilder, fix: string): Promise<void> => {
-    try {
-      await query.limit(0);
-    } catch (e) {
-      throw new ConfigError(setting, value, `${NAME}: ${fix} (${messageOf(e)})`, { cause: e });
-    }
-  };
-  await probe(
-    'table',
-    options.table,
-    knex(options.table).select('*'),
-    `the table "${options.table}" cannot be read: check the name (qualify it as "schema.table" when it is not on the search path) and the grants`,
-  );
-  for (const role of ['id', 'certificate', 'expiresAt', 'notifiedAt'] as const) {
-    const name = columns[role];
-    if (name === undefined) continue;
-    await probe(`columns.${role}`, name, knex(options.table).select(name), `"${options.table}" has no column "${name}": check columns.${role}`);
-  }
-  if (options.where !== undefined) {
-    await probe('where', options.where, restricted(r).select(columns.id), `the where option cannot be applied to "${options.table}": check its column names`);
-  }
-}
 
 function messageOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);

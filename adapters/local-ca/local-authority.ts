@@ -23,6 +23,7 @@ import type { Clock } from '../../src/ports/clock.js';
 import type { KeyAlgorithm, KeyHandle, KeyRef, KeyStore } from '../../src/ports/key-store.js';
 import { locateFields, parseCertificate, type CertificateInfo } from '../../src/pki/certificate.js';
 import { readCsr, signingAlgorithmFor, type CsrInfo, type SubjectAltName } from '../../src/pki/csr.js';
+import { CRL_REASON_CODES } from '../../src/pki/crl-reason.js';
 import { readTlv } from '../../src/pki/der.js';
 import { bitString, explicit, sequence, smallInteger, unsignedInteger, x509Time } from '../../src/pki/der-writer.js';
 import { keyIdentifier, signWith } from '../../src/pki/key-signer.js';
@@ -60,16 +61,6 @@ const STATE_FORMAT = 'certsteward.local-ca';
 /** Node's WebCrypto, for work on public data only (key identifiers); signing always uses the handle's provider. */
 const publicCrypto = webcrypto as unknown as Crypto;
 
-const CRL_REASONS: Readonly<Record<RevocationReason, number>> = {
-  unspecified: 0,
-  keyCompromise: 1,
-  caCompromise: 2,
-  affiliationChanged: 3,
-  superseded: 4,
-  cessationOfOperation: 5,
-  certificateHold: 6,
-  privilegeWithdrawn: 9,
-};
 
 /** X.509 times have whole seconds: start on a whole second so every computed end is exact. */
 function startFrom(now: Date): Date {
@@ -550,7 +541,7 @@ export class LocalAuthority implements CertificateAuthority {
     } catch (e) {
       throw refused(`the certificate to revoke cannot be read: ${(e as Error).message}`, e);
     }
-    if (!(reason in CRL_REASONS)) throw refused(`unknown revocation reason ${JSON.stringify(reason)}`);
+    if (!Object.hasOwn(CRL_REASON_CODES, reason)) throw refused(`unknown revocation reason ${JSON.stringify(reason)}`);
     if (!this.#issuedHere(info)) {
       throw refused(
         `the certificate "${info.subject.dn}" (serial ${info.serialNumber}) was not issued by the local CA "${this.#intermediate.info.subject.dn}"`,
@@ -628,7 +619,7 @@ export class LocalAuthority implements CertificateAuthority {
           entries: [...this.#revoked.values()].map((r) => ({
             serialNumber: r.serial.length % 2 ? `0${r.serial}` : r.serial,
             revocationDate: new Date(r.revokedAt),
-            reason: CRL_REASONS[r.reason],
+            reason: CRL_REASON_CODES[r.reason],
           })),
         },
         this.#signer.crypto,
