@@ -23,7 +23,7 @@
 // careful acme-client user writes: Pebble's TLS CA on acme-client's
 // process-global axios (`acme.axios.defaults.httpsAgent`, restored afterwards),
 // a keep-alive agent, and the same polling backoff the adapter gives
-// acme-client (250 ms doubling to 2 s; acme-client's default starts at 5 s,
+// acme-client (50 ms doubling to 2 s; acme-client's default starts at 5 s,
 // which would only measure the sleep). The steward runs on its defaults.
 import { X509Certificate } from 'node:crypto';
 import { createServer } from 'node:http';
@@ -40,7 +40,7 @@ const opt = (name, fallback) => {
 const N = Number(opt('n', 50));
 const JSON_OUT = args.includes('--json');
 const GOALS = { overheadPct: 10, speedup: 3 };
-const BACKOFF = { backoffAttempts: 30, backoffMin: 250, backoffMax: 2_000 };
+const BACKOFF = { backoffAttempts: 35, backoffMin: 50, backoffMax: 2_000 };
 // Per phase: generous, so only a hang ends a phase (a failure ends it at once).
 const PHASE_TIMEOUT_MS = Math.max(120_000, N * 5_000);
 

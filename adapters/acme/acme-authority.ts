@@ -105,8 +105,8 @@ export class AcmeAuthority implements CertificateAuthority {
       accountKey: Buffer.alloc(0),
       ...(options.accountUrl ? { accountUrl: options.accountUrl } : {}),
       ...(options.externalAccountBinding ? { externalAccountBinding: { ...options.externalAccountBinding } } : {}),
-      backoffAttempts: Math.max(3, Math.ceil((options.challengeTimeoutMs ?? 60_000) / 2_000)),
-      backoffMin: 250,
+      backoffAttempts: Math.max(6, Math.ceil((options.challengeTimeoutMs ?? 60_000) / 2_000) + 5),
+      backoffMin: 50,
       backoffMax: 2_000,
     });
     const http = (this.#client as unknown as { http: { accountKey: unknown; jwk: unknown } }).http;
