@@ -10,9 +10,10 @@ export npm_config_update_notifier=false npm_config_fund=false npm_config_audit=f
 
 bash scripts/ensure-deps.sh
 echo "== test peers"
+# The trap first: a private cluster started before a later failure is stopped too.
+trap 'stop_private_pg 2>/dev/null || true' EXIT
 # shellcheck source=peers/postgres.sh
 source scripts/peers/postgres.sh
-trap stop_private_pg EXIT
 # shellcheck source=peers/pebble.sh
 source scripts/peers/pebble.sh
 

@@ -360,18 +360,27 @@ export class AcmeAuthority implements CertificateAuthority {
         };
         signal?.throwIfAborted();
         await solver.present(c);
+        let stillValidating = false;
         try {
           if (challenge.status === 'pending') await client.completeChallenge(challenge);
           await client.waitForValidStatus(challenge);
         } catch (e) {
           if (isCertstewardError(e)) throw e;
+          if ((e as Error).message === 'Operation is pending or processing') {
+            // The CA is still validating: keep the order (and what the CA is reading) and look again later.
+            stillValidating = true;
+            throw new AuthorityError('unavailable', `${c.identifier} (${c.type}): the CA is still validating after ${this.#o.challengeTimeoutMs ?? 60_000} ms`, {
+              retryable: true,
+              cause: e,
+            });
+          }
           // Only the CA's verdict (the challenge turned invalid) fails the order. No answer, a badNonce
           // acme-client gave up on, a 5xx or a 429 is mapped as for every other call: retryable, same order.
           const mapped = mapError(e, ctx, `${c.identifier} (${c.type})`, this.#o.directoryUrl);
           if (mapped instanceof AuthorityError && mapped.kind !== 'invalid-response') throw mapped;
           throw new AuthorityError('challenge-failed', `${c.identifier} (${c.type}): ${(e as Error).message}`, { retryable: false, cause: e });
         } finally {
-          await solver.cleanup(c).catch(() => undefined);
+          if (!stillValidating) await solver.cleanup(c).catch(() => undefined);
         }
       }),
     );

@@ -265,6 +265,7 @@ export class FabricCaAuthority implements CertificateAuthority {
         try {
           return done(await this.#reenroll({ identity: { certificatePem: toPem(current.der), key }, ...common }, valid ? 'reenroll' : 'reenroll-expired', signal));
         } catch (e) {
+          if (valid && isCertstewardError(e, 'authority') && e.kind === 'revoked') throw await this.#confirmRevoked(e, enrollmentId, signal);
           // An expired certificate the server would not take after all: recover like any expired one.
           if (valid || !isCertstewardError(e, 'authority') || fabricCaCode(e.cause) !== 20) throw e;
         }
@@ -282,6 +283,26 @@ export class FabricCaAuthority implements CertificateAuthority {
             : `the current certificate expired at ${current.notAfter.toISOString()}`;
     }
     return done(await this.#recover(request, enrollmentId, why, common, signal));
+  }
+
+  /**
+   * Fabric answers the same code 20 for a revoked certificate and for a token
+   * it cannot verify (a token format the server does not take, a path a proxy
+   * rewrote): "revoked" makes the steward stop renewing for good, so it is
+   * only kept when the registrar's own token is accepted by the same CA, which
+   * rules out the token. Without a registrar it cannot be told apart: the
+   * failure is `unauthorized` (retried), never `revoked`.
+   */
+  async #confirmRevoked(refused: AuthorityError, enrollmentId: string, signal: AbortSignal | undefined): Promise<AuthorityError> {
+    const unconfirmed = (why: string, cause?: unknown) =>
+      new AuthorityError('unauthorized', `${refused.message}; not taken as a revocation: ${why}`, { retryable: false, cause: cause ?? refused.cause });
+    if (!this.#options.registrar) return unconfirmed('without a registrar the CA cannot be asked whether the token or the certificate was refused');
+    try {
+      await this.getIdentity(enrollmentId, signal ? { signal } : undefined);
+      return refused;
+    } catch (e) {
+      return unconfirmed(`the CA refused the registrar's token as well (check tokenFormat and that the URL reaches the CA without a rewritten path): ${(e as Error).message}`, e);
+    }
   }
 
   /**

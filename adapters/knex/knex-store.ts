@@ -21,6 +21,7 @@ import type {
   UpdateExtras,
 } from '../../src/ports/certificate-store.js';
 import { assertBuckets, assertClaim, assertCount, assertRecord, assertTime } from '../../src/ports/store-arguments.js';
+import { driverFailure } from './driver-error.js';
 import { auditToRow, issuedIn, issuedToJson, recordColumns, rowToAudit, rowToRecord, toMs, type CertificateRow } from './record-codec.js';
 import { certstewardMigrations, engineOf, tableNames, type Engine, type SchemaOptions, type TableNames } from './schema.js';
 
@@ -113,9 +114,11 @@ export class KnexStore implements CertificateStore {
    * @returns the names of the migrations applied now (empty when up to date).
    */
   async migrate(): Promise<string[]> {
-    return this.#run('migrate', undefined, () =>
-      this.#migrating(async () => ((await this.#knex.migrate.latest(this.#migratorConfig())) as [number, string[]])[1]),
-    );
+    return this.#run('migrate', undefined, async () => {
+      // Knex makes its bookkeeping table in the schema before any migration runs: the schema must exist first.
+      if (this.#t.schema && this.#engine === 'postgresql') await this.#knex.raw('CREATE SCHEMA IF NOT EXISTS ??', [this.#t.schema]);
+      return this.#migrating(async () => ((await this.#knex.migrate.latest(this.#migratorConfig())) as [number, string[]])[1]);
+    });
   }
 
   /**
@@ -372,6 +375,7 @@ export class KnexStore implements CertificateStore {
       const t = now.getTime();
       const table = this.#t.qualified.issuances;
       const buckets = [...reservation.buckets].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      if (buckets.length === 0) return { granted: true };
       return this.#knex.transaction(async (trx): Promise<IssuanceDecision> => {
         for (const b of buckets) {
           if (this.#engine === 'postgresql') await trx.raw('SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', [`${table}|${b.key}`]);
@@ -416,8 +420,8 @@ export class KnexStore implements CertificateStore {
       return await work();
     } catch (e) {
       if (isCertstewardError(e)) throw e;
-      const message = e instanceof Error ? e.message : String(e);
-      throw new StoreUnavailableError(`${STORE}.${method}: ${message}`, { cause: e });
+      const { message, cause } = driverFailure(e);
+      throw new StoreUnavailableError(`${STORE}.${method}: ${message}`, { cause });
     }
   }
 }

@@ -85,7 +85,7 @@ interface Migration {
 
 /** Ids compare as bytes on both engines (keyset pagination relies on it). */
 function idColumn(t: Knex.CreateTableBuilder, name: string, engine: Engine): Knex.ColumnBuilder {
-  return t.specificType(name, engine === 'postgresql' ? 'varchar(1024) COLLATE "C"' : 'TEXT');
+  return t.specificType(name, engine === 'postgresql' ? 'text COLLATE "C"' : 'TEXT');
 }
 
 const MIGRATIONS: readonly Migration[] = [
@@ -101,7 +101,7 @@ const MIGRATIONS: readonly Migration[] = [
         t.string('status', 16).notNullable();
         t.bigInteger('next_action_at').nullable();
         t.bigInteger('due_at').nullable();
-        t.string('lease_owner', 255).nullable();
+        t.text('lease_owner').nullable();
         t.bigInteger('lease_until').nullable();
         t.bigInteger('not_after').nullable();
         if (engine === 'postgresql') t.jsonb('labels').notNullable();
@@ -127,7 +127,8 @@ const MIGRATIONS: readonly Migration[] = [
       });
       await schema().createTable(n.issuances, (t) => {
         t.bigIncrements('seq').primary();
-        t.specificType('bucket', engine === 'postgresql' ? 'varchar(2048) COLLATE "C"' : 'TEXT').notNullable();
+        // text: a names bucket holds every name of a certificate, however many.
+        t.specificType('bucket', engine === 'postgresql' ? 'text COLLATE "C"' : 'TEXT').notNullable();
         idColumn(t, 'certificate_id', engine).notNullable();
         t.bigInteger('at').notNullable();
         t.index(['bucket', 'at'], `${n.prefix}issuances_by_bucket`);

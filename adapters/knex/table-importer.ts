@@ -8,6 +8,7 @@
  * @module
  */
 import type { Knex } from 'knex';
+import { driverFailure } from './driver-error.js';
 import { preflightTable } from './table-preflight.js';
 import { ConfigError, StoreUnavailableError, isCertstewardError } from '../../src/errors.js';
 import { parseCertificates, type CertificateInfo } from '../../src/pki/certificate.js';
@@ -430,7 +431,8 @@ async function onTable<R, T>(r: Resolved<R>, what: string, query: PromiseLike<T>
   try {
     return await query;
   } catch (e) {
-    throw new StoreUnavailableError(`${NAME}: ${what} "${r.options.table}" failed: ${messageOf(e)}`, { cause: e });
+    const { message, cause } = driverFailure(e);
+    throw new StoreUnavailableError(`${NAME}: ${what} "${r.options.table}" failed: ${message}`, { cause });
   }
 }
 

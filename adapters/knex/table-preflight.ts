@@ -9,6 +9,7 @@
  */
 import type { Knex } from 'knex';
 import { ConfigError, StoreUnavailableError } from '../../src/errors.js';
+import { driverFailure } from './driver-error.js';
 
 /** What to check. */
 export interface TablePreflight {
@@ -27,13 +28,15 @@ export async function preflightTable(knex: Knex, check: TablePreflight): Promise
   try {
     await knex.raw('select 1');
   } catch (e) {
-    throw new StoreUnavailableError(`${tool}: connecting to the database of "${table}" failed: ${messageOf(e)}`, { cause: e });
+    const { message, cause } = driverFailure(e);
+    throw new StoreUnavailableError(`${tool}: connecting to the database of "${table}" failed: ${message}`, { cause });
   }
   const probe = async (setting: string, value: unknown, query: Knex.QueryBuilder, fix: string): Promise<void> => {
     try {
       await query.limit(0);
     } catch (e) {
-      throw new ConfigError(setting, value, `${tool}: ${fix} (${messageOf(e)})`, { cause: e });
+      const { message, cause } = driverFailure(e);
+      throw new ConfigError(setting, value, `${tool}: ${fix} (${message})`, { cause });
     }
   };
   await probe(
@@ -49,8 +52,4 @@ export async function preflightTable(knex: Knex, check: TablePreflight): Promise
   if (check.where) {
     await probe('where', check.where.value, check.where.query(), `the where option cannot be applied to "${table}": check its column names`);
   }
-}
-
-function messageOf(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

@@ -7,6 +7,7 @@
  * @module
  */
 import type { Knex } from 'knex';
+import { driverFailure } from './driver-error.js';
 import { preflightTable } from './table-preflight.js';
 import { ConfigError, StoreUnavailableError } from '../../src/errors.js';
 import { parseCertificates } from '../../src/pki/certificate.js';
@@ -375,7 +376,8 @@ async function update(r: Resolved, id: string, changes: Record<string, unknown>)
       .update(changes as Record<string, Knex.Value>);
     return Number(updated);
   } catch (e) {
-    throw new StoreUnavailableError(`${NAME}: updating "${id}" in "${r.options.table}" failed: ${messageOf(e)}`, { cause: e });
+    const { message, cause } = driverFailure(e);
+    throw new StoreUnavailableError(`${NAME}: updating "${id}" in "${r.options.table}" failed: ${message}`, { cause });
   }
 }
 

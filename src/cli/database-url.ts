@@ -24,13 +24,15 @@ export interface DatabaseTarget {
  */
 export function databaseTarget(url: string): DatabaseTarget {
   if (/^postgres(ql)?:\/\//i.test(url)) {
-    let label = url;
+    let label: string;
     try {
       const u = new URL(url);
       if (u.password) u.password = '***';
+      if (u.searchParams.has('password')) u.searchParams.set('password', '***');
       label = u.toString();
     } catch {
-      throw new UsageError(`--db: ${JSON.stringify(url)} is not a valid PostgreSQL URL`);
+      // Never echo it: a URL that does not parse may still hold a password.
+      throw new UsageError('--db: the PostgreSQL URL does not parse (percent-encode special characters in the user and password)');
     }
     return { config: { client: 'pg', connection: url, pool: { min: 0, max: 1 } }, label };
   }

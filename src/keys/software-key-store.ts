@@ -190,7 +190,6 @@ export class SoftwareKeyStore implements KeyStore {
     const pair = await importedKeyPair(this.#crypto, input, true);
     const pkcs8 = new Uint8Array(await this.#crypto.subtle.exportKey('pkcs8', pair.privateKey));
     try {
-      input.pkcs8.fill(0);
       const binding = { algorithm: input.algorithm, id: randomUUID(), spkiSha256: await spkiSha256(this.#crypto, pair.publicKey) };
       const kek = await this.#ring.current();
       const sealed = await sealPrivateKey(this.#crypto, kek, binding, pkcs8);

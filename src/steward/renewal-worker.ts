@@ -208,7 +208,13 @@ export class RenewalWorker {
   async #currentKey(rec: CertificateRecord): Promise<KeyHandle | undefined> {
     const ref = rec.current?.keyRef;
     if (!ref || ref.store === 'none' || ref.store !== this.#c.keys.kind) return undefined;
-    return this.#c.keys.load(ref, { signal: this.#c.signal() });
+    try {
+      return await this.#c.keys.load(ref, { signal: this.#c.signal() });
+    } catch (e) {
+      // A key that is gone (destroyed, sealed under a dropped KEK) is "not held": the authority takes its recovery path.
+      if (isCertstewardError(e, 'key-store') && ['not-found', 'wrong-kek', 'corrupt'].includes(e.reason)) return undefined;
+      throw e;
+    }
   }
 
   async #write(rec: CertificateRecord, now: Date, audit?: AuditEvent[], archive?: IssuedCertificate): Promise<CertificateRecord> {
@@ -469,9 +475,10 @@ export class RenewalWorker {
         if (result.status === 'pending') {
           // Persist the order before anything else relies on it.
           const delay = result.retryAfterMs ?? this.#c.pollOrderMs;
-          // "Come back now" (an ACME order just placed): keep the lease and continue in this claim, so
-          // a fresh order is not queued behind every record that fell due before it.
-          const continueNow = delay <= 0;
+          // "Come back now" for an order just placed (ACME): keep the lease and continue in this claim, so
+          // a fresh order is not queued behind every record that fell due before it. Polling an order that
+          // is already placed always waits (a CA answering Retry-After: 0 must not be called in a loop).
+          const continueNow = delay <= 0 && rec.renewal.phase === 'key-ready';
           const next = await this.#write(
             {
               ...rec,
@@ -504,14 +511,19 @@ export class RenewalWorker {
     const ledger = this.#c.store;
     if (!limits || limits.length === 0 || !ledger.reserveIssuance) return undefined;
     const buckets = issuanceBuckets(rec.spec.authority, limits, rec.spec);
+    // Near expiry the emergency rule beats the ledger: ordering is the only way left to stay valid.
+    const latest = this.plan(rec)?.latest.getTime();
+    if (latest !== undefined && now.getTime() >= latest) return undefined;
     const decision = await ledger.reserveIssuance({ certificateId: rec.id, buckets }, now, { signal: this.#c.signal() });
     if (decision.granted) return undefined;
     const limit = limits[buckets.findIndex((b) => b.key === decision.bucket)]?.name ?? decision.bucket;
+    // Never deferred past the emergency point: there the order is placed whatever the ledger says.
+    const retryAt = latest !== undefined ? Math.min(decision.retryAt.getTime(), latest) : decision.retryAt.getTime();
     const audit: AuditEvent[] = [
-      { certificateId: rec.id, at: now, type: 'renewal.deferred', data: { limit, retryAt: decision.retryAt.toISOString() } },
+      { certificateId: rec.id, at: now, type: 'renewal.deferred', data: { limit, retryAt: new Date(retryAt).toISOString() } },
     ];
-    const written = await this.#write({ ...rec, nextActionAt: this.#wake(rec, decision.retryAt.getTime(), now), lease: undefined }, now, audit);
-    this.#c.emit('renewal.deferred', { id: rec.id, at: now, limit, retryAt: decision.retryAt });
+    const written = await this.#write({ ...rec, nextActionAt: this.#wake(rec, retryAt, now), lease: undefined }, now, audit);
+    this.#c.emit('renewal.deferred', { id: rec.id, at: now, limit, retryAt: new Date(retryAt) });
     return written;
   }
 

@@ -248,6 +248,19 @@ describe('FabricCaAuthority: revocation', () => {
     expect(await ca.revokeCertificate(pem, 'keyCompromise')).toEqual({ revoked: [], crlPem: undefined, alreadyRevoked: true });
   });
 
+  it('takes a refused re-enrollment as a revocation only when the registrar\'s token is accepted; otherwise unauthorized, never revoked', async () => {
+    await ca.register({ id: 'rev4', type: 'peer', affiliation: 'org1' });
+    const key = await keys.generate({ algorithm: 'ECDSA-P256' });
+    const pem = leafPem(await chainOf(ca, await request('rev4', key)));
+    await ca.revoke(pem, 'superseded');
+    const next = await keys.generate({ algorithm: 'ECDSA-P256' });
+    // No registrar: a revoked certificate and an unverifiable token look the same, so not "revoked" (which stops renewals for good).
+    const bare = authority(s, { registrar: undefined });
+    const e = await errorOf(async () => bare.issue(await request('rev4', next, { replaces: pem, currentKey: async () => key })));
+    expect(summary(e)).toEqual({ kind: 'unauthorized', retryable: false, codes: [20] });
+    expect((e as Error).message).toMatch(/not taken as a revocation/);
+  });
+
   it('never renews a revoked certificate: the refused re-enrollment is kind revoked, not retried, not recovered', async () => {
     await ca.register({ id: 'rev2', type: 'peer', affiliation: 'org1' });
     const key = await keys.generate({ algorithm: 'ECDSA-P256' });
@@ -258,8 +271,8 @@ describe('FabricCaAuthority: revocation', () => {
     const next = await keys.generate({ algorithm: 'ECDSA-P256' });
     const e = await errorOf(async () => ca.issue(await request('rev2', next, { replaces: pem, currentKey: async () => key })));
     expect(summary(e)).toEqual({ kind: 'revoked', retryable: false, codes: [20] });
-    // One refused re-enrollment, and no secret reset or enrollment behind it although a registrar is configured.
-    expect(calls(s, from)).toEqual(['POST /api/v1/reenroll 401']);
+    // The refused re-enrollment, then the registrar's lookup that rules out a token problem; no secret reset, no enrollment.
+    expect(calls(s, from)).toEqual(['POST /api/v1/reenroll 401', 'GET /api/v1/identities/rev2 200']);
     expect(s.issued().length).toBe(issuedBefore);
   });
 

@@ -29,3 +29,29 @@ it('replaces a certificate revoked for key compromise through the registrar, sin
   expect(failed).toEqual([]);
   expect(s.issued().find((c) => c.serial === first.replace(/^0+/, ''))?.revoked).toBe(true);
 });
+
+it('recovers through the registrar when the current certificate\'s key is gone, instead of failing until it expires', async () => {
+  const s = await startFabricCaServer();
+  try {
+    const fabric = new FabricCaAuthority({ url: s.url, caName: s.caName, tls: { ca: s.tlsCaPem }, registrar: { enrollmentId: 'admin', enrollmentSecret: 'adminpw' } });
+    await fabric.register({ id: 'peer2', type: 'peer', affiliation: 'org1' });
+    const keys = new MemoryKeyStore();
+    const store = new MemoryStore();
+    const steward = createSteward({ store, keys, clock: systemClock, authorities: { fabric }, pollIntervalMs: null });
+    const failed: string[] = [];
+    steward.on('renewal.failed', (e) => void failed.push(`${e.errorKind}: ${e.message}`));
+    await steward.track({ id: 'peer2', authority: 'fabric', commonName: 'peer2', subjectAltNames: ['peer2.example.com'] });
+    await steward.runOnce();
+    const first = (await store.get('peer2'))!.current!;
+    await keys.destroy(first.keyRef);
+    const from = s.requests.length;
+    await steward.renewNow('peer2');
+    await steward.stop();
+    expect(failed).toEqual([]);
+    expect((await store.get('peer2'))!.current!.serialNumber).not.toBe(first.serialNumber);
+    const calls = s.requests.slice(from).filter((r) => !r.path.includes('/cainfo')).map((r) => `${r.method} ${r.path.split('?')[0]} ${r.status}`);
+    expect(calls).toEqual(['GET /api/v1/identities/peer2 200', 'PUT /api/v1/identities/peer2 200', 'POST /api/v1/enroll 201']);
+  } finally {
+    await s.stop();
+  }
+});

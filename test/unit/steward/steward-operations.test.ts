@@ -179,6 +179,26 @@ describe('Steward operations', () => {
     await s.stop();
   });
 
+  it('never lets a full issuance limit outlast the emergency point: the renewal is deferred to it at the latest, then placed', async () => {
+    const w = await world(10);
+    const s = w.make({ issuanceLimits: { test: [{ name: 'orders-per-month', per: 'authority', max: 1, window: '30d' }] } });
+    const deferred: StewardEvents['renewal.deferred'][] = [];
+    s.on('renewal.deferred', (e) => void deferred.push(e));
+    await s.track({ id: 'api', authority: 'test', subjectAltNames: ['api.example.test'], renewal: { fraction: 0.5, jitterRatio: 0 } });
+    await s.start();
+    const first = (await s.get('api'))!.certificate!;
+    await w.clock.advance('12d');
+    await s.stop();
+    const plan = 8 * D; // latest = notAfter − min(7 d, lifetime / 5) = day 8 of a 10-day certificate
+    // Deferred at its renewal time (day 5) and again when an expiry alert woke it: both times to day 8, not day 30.
+    expect(deferred.length).toBeGreaterThanOrEqual(1);
+    expect(new Set(deferred.map((e) => e.retryAt.getTime() - first.notBefore.getTime()))).toEqual(new Set([plan]));
+    const now = (await s.get('api'))!.certificate!;
+    expect(now.serialNumber).not.toBe(first.serialNumber);
+    expect(now.notBefore.getTime() - first.notBefore.getTime()).toBeLessThanOrEqual(plan + 60_000);
+    expect(w.count('certificate.expired')).toBe(0);
+  });
+
   it('refuses issuance limits it cannot keep: an unknown authority, a store without a ledger, a malformed limit', async () => {
     const w = await world();
     const ok = { name: 'orders', per: 'authority' as const, max: 1, window: '1h' };
