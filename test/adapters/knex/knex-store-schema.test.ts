@@ -54,6 +54,31 @@ describe('KnexStore migrations on PostgreSQL', () => {
     expect(await store.get('kept')).toBe(undefined);
   });
 
+  it('creates its PostgreSQL schema when it does not exist yet', async () => {
+    const schema = `${db.schema}_new`;
+    try {
+      const store = new KnexStore(db.knex, { schema });
+      expect(await store.migrate()).toEqual(['0001_certsteward_initial']);
+      await store.create(record('in-new-schema'), NOW);
+      expect((await store.get('in-new-schema'))?.id).toBe('in-new-schema');
+    } finally {
+      await db.knex.raw('DROP SCHEMA IF EXISTS ?? CASCADE', [schema]);
+    }
+  });
+
+  it('keeps the SQL and its values out of error messages and causes: only the database\'s own message and code', async () => {
+    const store = new KnexStore(db.knex, { schema: db.schema, tablePrefix: 'err_' });
+    await store.migrate();
+    await db.knex.raw(`ALTER TABLE ?? ADD CONSTRAINT no_secret CHECK (body NOT LIKE '%SECRET-MARKER%')`, [store.tables.qualified.certificates]);
+    const e = (await store
+      .create({ ...record('leaky'), labels: { note: 'SECRET-MARKER' }, spec: { ...record('leaky').spec, profile: 'SECRET-MARKER' } }, NOW)
+      .catch((x: unknown) => x)) as Error & { cause?: Error };
+    expect(isCertstewardError(e, 'store-unavailable')).toBe(true);
+    expect(e.message).toMatch(/no_secret/);
+    expect(`${e.message} ${e.cause?.message} ${e.cause?.stack}`).not.toMatch(/SECRET-MARKER|insert into/i);
+    expect((e.cause as Error & { code?: string }).code).toBe('23514');
+  });
+
   it('three processes migrating a fresh schema at once all succeed, and the tables are made once', async () => {
     const knexes = [pgKnex(), pgKnex(), pgKnex()];
     try {
