@@ -155,9 +155,12 @@ export function fabricCaError(problem: FabricCaProblem, context: FabricCallConte
   const said = problem.errors.length
     ? problem.errors.map((e) => `code ${e.code}: ${e.message}`).join('; ')
     : `HTTP ${problem.status}`;
-  let mapping: { kind: AuthorityErrorKind; retryable: boolean } = FABRIC_CA_ERROR_CODES[code] ?? byStatus(problem.status);
+  // A server error or a rate limit is transient whatever Fabric code rides along (code 30 comes back with a 500
+  // when the CA's own database fails): the code table only reads 4xx answers.
+  const transient = problem.status >= 500 || problem.status === 429;
+  let mapping: { kind: AuthorityErrorKind; retryable: boolean } = transient ? byStatus(problem.status) : (FABRIC_CA_ERROR_CODES[code] ?? byStatus(problem.status));
   let hint = HINTS[code];
-  if (code === 20) {
+  if (code === 20 && !transient) {
     if (context === 'reenroll') {
       mapping = { kind: 'revoked', retryable: false };
       hint =

@@ -37,6 +37,14 @@ describe('fabricCaError', () => {
     });
   });
 
+  it('reads a server error or a rate limit as transient whatever Fabric code comes with it', () => {
+    expect([mapped(500, 30), mapped(503, 20, 'reenroll'), mapped(429, 63)]).toEqual([
+      { kind: 'unavailable', retryable: true },
+      { kind: 'unavailable', retryable: true },
+      { kind: 'rate-limited', retryable: true },
+    ]);
+  });
+
   it('falls back to the HTTP status for codes it does not know (and for code 0)', () => {
     expect([mapped(500, 0), mapped(502, undefined), mapped(429, 999), mapped(403, 999), mapped(400, 5)]).toEqual([
       { kind: 'unavailable', retryable: true },
