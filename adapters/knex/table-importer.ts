@@ -13,7 +13,7 @@ import { preflightTable } from './table-preflight.js';
 import { ConfigError, StoreUnavailableError, isCertstewardError } from '../../src/errors.js';
 import { parseCertificates, type CertificateInfo } from '../../src/pki/certificate.js';
 import { toPem } from '../../src/pki/pem.js';
-import type { KeyAlgorithm } from '../../src/ports/key-store.js';
+import type { KeyAlgorithm, KeyRef } from '../../src/ports/key-store.js';
 
 /**
  * One row of the imported table, as the Knex driver returns it (column name →
@@ -78,7 +78,7 @@ export interface TableImportTrackInput<R = unknown> {
   /** The leaf's DNS, IP, email and URI names (possibly none: a Fabric identity is often named by its CN alone). */
   readonly subjectAltNames: readonly TableImportName[];
   /** The row's certificate chain, leaf first, re-encoded as PEM certificate blocks only (nothing else of the cell is copied). */
-  readonly existing: { readonly chainPem: string };
+  readonly existing: { readonly chainPem: string; readonly keyRef?: KeyRef };
   readonly labels?: Readonly<Record<string, string>>;
   readonly renewal?: R;
   readonly key?: TableImportKeyPolicy;
@@ -147,6 +147,14 @@ export interface TableImportOptions<R = unknown> {
   /** Key policy for each certificate's renewals (default: the target's). */
   readonly key?: (row: TableImportRow) => TableImportKeyPolicy | undefined;
   /**
+   * The key of each row's certificate, already in the target's key store (for
+   * example moved there with `KeyStore.import` from the row's key column), so
+   * the target holds the current key: a renewal can authenticate with it
+   * (Fabric re-enrollment) and `rotate: 'never'` keeps it. A reference whose
+   * public key is not the certificate's fails the row (`key-mismatch`).
+   */
+  readonly keyRef?: (row: TableImportRow) => KeyRef | undefined | Promise<KeyRef | undefined>;
+  /**
    * Imports only the rows this restricts to: column values (`{ type: 'X.509' }`)
    * or a Knex `where` callback. Back-fill updates carry it too, so a row
    * outside it is never written even when it shares an id.
@@ -186,7 +194,7 @@ export type TableImportSkipReason = 'revoked' | 'already-tracked';
  * const fixable: TableImportFailReason[] = ['missing-certificate', 'unparseable-certificate', 'duplicate']
  * ```
  */
-export type TableImportFailReason = 'missing-id' | 'duplicate' | 'missing-certificate' | 'unparseable-certificate' | 'track-failed';
+export type TableImportFailReason = 'missing-id' | 'duplicate' | 'missing-certificate' | 'unparseable-certificate' | 'key-mismatch' | 'track-failed';
 
 /**
  * Every reason a row was not tracked.
@@ -565,6 +573,11 @@ async function adoptRow<R>(r: Resolved<R>, row: TableImportRow, id: string, raw:
     const renewal = options.renewal?.(row);
     step = 'key';
     const key = options.key?.(row);
+    step = 'keyRef';
+    const keyRef = await options.keyRef?.(row);
+    if (keyRef !== undefined && keyRef.spkiSha256 !== leaf.publicKey.sha256) {
+      return { outcome: 'failed', id, reason: 'key-mismatch', message: `row "${id}" was not tracked: the key reference ${JSON.stringify(keyRef.id)} is not the key of its certificate` };
+    }
     const commonName = leaf.subject.attributes.filter((a) => a.type === 'CN').at(-1)?.value;
     input = {
       id,
@@ -572,7 +585,7 @@ async function adoptRow<R>(r: Resolved<R>, row: TableImportRow, id: string, raw:
       ...(commonName !== undefined ? { commonName } : {}),
       subjectAltNames: leaf.subjectAltNames.filter((n) => SAN_TYPES.has(n.type)) as TableImportName[],
       // Only the certificate blocks: whatever else the cell holds (a private key) stays out of the target's store.
-      existing: { chainPem: chain.map((c) => toPem(c.der)).join('') },
+      existing: { chainPem: chain.map((c) => toPem(c.der)).join(''), ...(keyRef !== undefined ? { keyRef } : {}) },
       ...(labels !== undefined ? { labels } : {}),
       ...(renewal !== undefined ? { renewal } : {}),
       ...(key !== undefined ? { key } : {}),

@@ -1,10 +1,11 @@
-import { X509Certificate, generateKeyPairSync } from 'node:crypto';
+import { X509Certificate, createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Knex } from 'knex';
 import { importTable, type TableImportOptions, type TableImportRowResult, type TableImportTarget } from '../../../adapters/knex/index.js';
 import { LocalAuthority } from '../../../adapters/local-ca/index.js';
 import { ConfigError, isCertstewardError } from '../../../src/errors.js';
 import { buildCsr, type SubjectAltName } from '../../../src/pki/csr.js';
+import { parseCertificates } from '../../../src/pki/certificate.js';
 import type { TimingPolicy } from '../../../src/policy/timing.js';
 import { createSteward, type Steward } from '../../../src/steward/steward.js';
 import { ManualClock } from '../../../src/testing/manual-clock.js';
@@ -448,5 +449,50 @@ describe('importTable on SQLite (better-sqlite3), DER in a BLOB column', () => {
       expect(Number(row.expires_at), name).toBe(expected.notAfter.getTime());
     }
     expect(await db.knex('identities').where({ name: 'noise' }).first()).toEqual(noiseBefore);
+  });
+});
+
+describe('importTable keyRef option (SQLite)', () => {
+  it('tracks each certificate with the key of its row, moved into the key store, and fails a row whose key is another', async () => {
+    const db = freshSqlite();
+    try {
+      const w = await world();
+      await db.knex.schema.createTable('wallet', (t) => {
+        t.text('label').primary();
+        t.text('certificate');
+        t.text('private_key');
+      });
+      const rows: { label: string; certificate: string; private_key: string }[] = [];
+      for (const label of ['alice', 'bob']) {
+        const pkcs8Pem = privateKeyPem();
+        const key = await w.keys.import!({ pkcs8: new Uint8Array(createPrivateKey(pkcs8Pem).export({ type: 'pkcs8', format: 'der' })), algorithm: 'ECDSA-P256' });
+        const csrPem = await buildCsr({ key, commonName: label, subjectAltNames: [] });
+        const r = await w.ca.issue({ id: label, key, commonName: label, subjectAltNames: [], csrPem, lifetimeMs: 30 * DAY });
+        if (r.status !== 'issued') throw new Error('the local CA did not issue');
+        rows.push({ label, certificate: r.chainPem, private_key: pkcs8Pem });
+      }
+      // carol's row holds alice's certificate with bob's key.
+      rows.push({ label: 'carol', certificate: rows[0]!.certificate, private_key: rows[1]!.private_key });
+      await db.knex('wallet').insert(rows);
+      const report = await importTable(db.knex, w.steward, {
+        table: 'wallet',
+        columns: { id: 'label', certificate: 'certificate' },
+        authority: AUTHORITY,
+        keyRef: async (row) => {
+          const pkcs8 = new Uint8Array(createPrivateKey(String(row['private_key'])).export({ type: 'pkcs8', format: 'der' }));
+          return (await w.keys.import!({ pkcs8, algorithm: 'ECDSA-P256', label: String(row['label']) })).ref;
+        },
+      });
+      expect([report.tracked, report.failed]).toEqual([2, 1]);
+      expect(report.problems.map((p) => [p.id, p.reason])).toEqual([['carol', 'key-mismatch']]);
+      for (const label of ['alice', 'bob']) {
+        const rec = (await w.store.get(label))!;
+        const handle = await w.keys.load(rec.current!.keyRef);
+        expect(handle.ref.spkiSha256).toBe(parseCertificates(rec.current!.chainPem)[0]!.publicKey.sha256);
+      }
+      expect(await w.store.get('carol')).toBe(undefined);
+    } finally {
+      await db.drop();
+    }
   });
 });
