@@ -30,7 +30,7 @@ import { createServer } from 'node:http';
 import { Agent } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import acme from 'acme-client';
-import { startPebble } from './pebble-peer.mjs';
+import { startPebble } from '../test/support/pebble-peer.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, fallback) => {

@@ -1,13 +1,14 @@
-// bench/pebble-peer: Pebble (Let's Encrypt's ACME test server) and
-// pebble-challtestsrv (its mock DNS) started from plain JS on free loopback
-// ports, for benches and examples. The same recipe as test/support/pebble.ts
-// (which the tests use): a TLS CA and server certificate made with openssl,
+// Pebble (Let's Encrypt's ACME test server) and pebble-challtestsrv (its mock
+// DNS) started on free loopback ports, one set per call: the one recipe for
+// the tests (through test/support/pebble.ts, with its types in
+// pebble-peer.d.mts) and the benches, so it is plain JS that Node runs as it
+// is. A TLS CA and server certificate made with openssl,
 // every identifier resolving to 127.0.0.1 through challtestsrv, real http-01
 // and dns-01 validation, PEBBLE_VA_NOSLEEP=1, PEBBLE_WFE_NONCEREJECT=0 and
 // PEBBLE_AUTHZREUSE=0 (every order validates its names).
 //
-//   import { startPebble } from './pebble-peer.mjs'
-//   const peer = await startPebble()   // { directoryUrl, tlsCaPem, agent, httpPort, challtestsrvUrl, stop() }
+//   import { startPebble } from '../test/support/pebble-peer.mjs'
+//   const peer = await startPebble()   // { directoryUrl, tlsCaPem, agent, httpPort, challtestsrvUrl, root(), certStatus(), stop() }
 //
 // Fails (never skips) naming the peer when a binary is missing or a process
 // dies, with that process's log.
@@ -78,16 +79,13 @@ function httpsGet(url, agent) {
   });
 }
 
-/**
- * Starts challtestsrv and pebble.
- * @param {{ env?: Record<string, string>, certificateValidityPeriod?: number, alwaysValid?: boolean }} [options]
- */
+/** Starts challtestsrv and pebble (options and result: pebble-peer.d.mts). */
 export async function startPebble(options = {}) {
   for (const bin of ['pebble', 'pebble-challtestsrv']) {
     try {
       execFileSync('sh', ['-c', `command -v ${bin}`], { stdio: 'pipe' });
     } catch {
-      throw new Error(`the ACME test peer ${bin} is not installed: apt-get install pebble`);
+      throw new Error(`the ACME test peer ${bin} is not installed: run npm test (it installs the Debian package pebble) or apt-get install pebble`);
     }
   }
   const dir = mkdtempSync(join(tmpdir(), 'certsteward-pebble-'));
@@ -101,6 +99,10 @@ export async function startPebble(options = {}) {
     join(dir, 'challtestsrv.log'),
   );
   const challtestsrvUrl = `http://127.0.0.1:${ctsPort}`;
+  const challtestsrv = async (path, body) => {
+    const res = await fetch(`${challtestsrvUrl}${path}`, { method: 'POST', body: JSON.stringify(body) });
+    if (!res.ok) throw new Error(`challtestsrv ${path}: HTTP ${res.status} ${await res.text()}`);
+  };
   const processes = [cts];
   const stop = async () => {
     for (const p of processes) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
@@ -118,7 +120,8 @@ export async function startPebble(options = {}) {
         httpPort,
         tlsPort,
         ocspResponderURL: '',
-        externalAccountBindingRequired: false,
+        externalAccountBindingRequired: options.eabKeys !== undefined,
+        ...(options.eabKeys ? { externalAccountMACKeys: options.eabKeys } : {}),
         ...(options.certificateValidityPeriod ? { certificateValidityPeriod: options.certificateValidityPeriod } : {}),
       },
     };
@@ -154,6 +157,12 @@ export async function startPebble(options = {}) {
         if (r.status !== 200) throw new Error(`pebble /roots/${index}: HTTP ${r.status}`);
         return r.body;
       },
+      async certStatus(serialHex) {
+        const r = await httpsGet(`${managementUrl}/cert-status-by-serial/${serialHex.toLowerCase().replace(/^0+/, '')}`, agent);
+        if (r.status !== 200) throw new Error(`pebble cert-status-by-serial: HTTP ${r.status} ${r.body}`);
+        return JSON.parse(r.body);
+      },
+      challtestsrv,
       stop,
     };
   } catch (e) {
