@@ -31,32 +31,9 @@
  *   { type: 'stats' }                           at a clean exit
  */
 import { request as httpsRequest } from 'node:https';
-import { dirname, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { pathToFileURL } from 'node:url';
+import { errorOf, importDist, report } from './child-harness.mjs';
 
-const root = join(dirname(new URL(import.meta.url).pathname), '..', '..');
 const config = JSON.parse(process.env.CRASH_CONFIG ?? '{}');
-const report = (line) => process.stdout.write(`${JSON.stringify(line)}\n`);
-const errorOf = (where, e) => ({ type: 'error', where, message: e instanceof Error ? e.message : String(e), ...(e?.code ? { code: e.code } : {}) });
-process.on('unhandledRejection', (e) => report(errorOf('unhandledRejection', e)));
-process.on('uncaughtException', (e) => {
-  report(errorOf('uncaughtException', e));
-  process.exit(70);
-});
-
-/** Imports a dist entry, waiting out a rebuild in progress (tsup cleans dist/ first). */
-async function importDist(entry) {
-  const url = pathToFileURL(join(root, 'dist', entry)).href;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await import(attempt === 0 ? url : `${url}?attempt=${attempt}`);
-    } catch (e) {
-      if (attempt >= 40 || (e?.code !== 'ERR_MODULE_NOT_FOUND' && !(e instanceof SyntaxError))) throw e;
-      await sleep(500);
-    }
-  }
-}
 
 const { SoftwareKeyStore, createSteward, parseCertificate, systemClock } = await importDist('index.js');
 const { KnexStore } = await importDist('knex.js');

@@ -20,39 +20,9 @@
  *   { type: 'summary', summary }                   once mode: the RunSummary
  *   { type: 'stats', events, staleWritesRejected } at a clean exit
  */
-import { pathToFileURL } from 'node:url';
-import { dirname, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { errorOf, importDist, report } from './child-harness.mjs';
 
-const root = join(dirname(new URL(import.meta.url).pathname), '..', '..');
 const config = JSON.parse(process.env.FLEET_CONFIG ?? '{}');
-const report = (line) => process.stdout.write(`${JSON.stringify(line)}\n`);
-
-const errorOf = (where, e) => ({
-  type: 'error',
-  where,
-  message: e instanceof Error ? e.message : String(e),
-  ...(e && typeof e === 'object' && 'code' in e ? { code: e.code } : {}),
-  ...(e && typeof e === 'object' && e.name ? { name: e.name } : {}),
-});
-process.on('unhandledRejection', (e) => report(errorOf('unhandledRejection', e)));
-process.on('uncaughtException', (e) => {
-  report(errorOf('uncaughtException', e));
-  process.exit(70);
-});
-
-/** Imports a dist entry, waiting out a rebuild in progress (tsup cleans dist/ first). */
-async function importDist(entry) {
-  const url = pathToFileURL(join(root, 'dist', entry)).href;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await import(attempt === 0 ? url : `${url}?attempt=${attempt}`);
-    } catch (e) {
-      if (attempt >= 40 || e?.code !== 'ERR_MODULE_NOT_FOUND') throw e;
-      await sleep(500);
-    }
-  }
-}
 
 const { AuthorityError, SoftwareKeyStore, createSteward, isCertstewardError, systemClock } = await importDist('index.js');
 const { KnexStore } = await importDist('knex.js');
