@@ -28,7 +28,6 @@
 import { X509Certificate } from 'node:crypto';
 import { createServer } from 'node:http';
 import { Agent } from 'node:https';
-import { setTimeout as sleep } from 'node:timers/promises';
 import acme from 'acme-client';
 import { startPebble } from '../test/support/pebble-peer.mjs';
 
@@ -55,21 +54,10 @@ const progress = (...a) => {
   if (!JSON_OUT) process.stderr.write(`${a.join(' ')}\n`);
 };
 
-// The built package. A concurrent `tsup` (clean: true) empties dist for a few
-// seconds: wait and import again (a fresh URL, so no failed load is reused).
-async function importDist(file) {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await import(new URL(`../dist/${file}${attempt ? `?retry=${attempt}` : ''}`, import.meta.url).href);
-    } catch (e) {
-      if (attempt >= 20) throw new Error(`cannot import dist/${file} (run \`npm run build\` first): ${e.message}`, { cause: e });
-      await sleep(3000);
-    }
-  }
-}
-const { createSteward } = await importDist('index.js');
-const { MemoryKeyStore, MemoryStore } = await importDist('testing.js');
-const { AcmeAuthority, Http01Solver } = await importDist('acme.js');
+// The built package (npm run bench:* builds it first), as the other benches import it.
+const { createSteward } = await import('../dist/index.js');
+const { MemoryKeyStore, MemoryStore } = await import('../dist/testing.js');
+const { AcmeAuthority, Http01Solver } = await import('../dist/acme.js');
 
 const round = (x, d = 3) => Number(x.toFixed(d));
 const names = (phase) => Array.from({ length: N }, (_, i) => `${phase}-${i}.bench.test`);

@@ -19,7 +19,6 @@
 // (default 10000), for reference.
 import { createHash } from 'node:crypto';
 import { deepStrictEqual } from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import knexFactory from 'knex';
 import pg from 'pg';
 
@@ -56,22 +55,11 @@ const progress = (...a) => {
   if (!JSON_OUT) process.stderr.write(`${a.join(' ')}\n`);
 };
 
-// The built package. A concurrent `tsup` (clean: true) empties dist for a few
-// seconds: wait and import again (a fresh URL, so no failed load is reused).
-async function importDist(file) {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await import(new URL(`../dist/${file}${attempt ? `?retry=${attempt}` : ''}`, import.meta.url).href);
-    } catch (e) {
-      if (attempt >= 20) throw new Error(`cannot import dist/${file} (run \`npm run build\` first): ${e.message}`, { cause: e });
-      await sleep(3000);
-    }
-  }
-}
-const { KnexStore } = await importDist('knex.js');
-const { createSteward, parseCertificates } = await importDist('index.js');
-const { ManualClock, MemoryKeyStore, MemoryStore, TestAuthority } = await importDist('testing.js');
-await importDist('local-ca.js'); // TestAuthority issues through it: fail early if it is missing
+// The built package (npm run bench:* builds it first), as the other benches import it.
+const { KnexStore } = await import('../dist/knex.js');
+const { createSteward, parseCertificates } = await import('../dist/index.js');
+const { ManualClock, MemoryKeyStore, MemoryStore, TestAuthority } = await import('../dist/testing.js');
+await import('../dist/local-ca.js'); // TestAuthority issues through it: fail early if it is missing
 
 /* ------------------------------------------------------------ statistics */
 
