@@ -229,17 +229,8 @@ const plainErr = (message: string): HttpErr => new HttpErr(500, ERR.unknown, mes
 
 // -------------------------------------------------------------------- state
 
-interface IdentityRecord {
-  id: string;
-  type: string;
-  secret: string;
-  maxEnrollments: number;
-  enrollments: number;
-  attrs: FabricCaAttribute[];
-  affiliation: string;
-  revoked: boolean;
-  incorrectPasswordAttempts: number;
-}
+/** The registry keeps exactly what `identity()` shows (as a copy). */
+type IdentityRecord = FabricCaIdentityView;
 
 interface CertRecord extends FabricCaIssuedCertificate {
   info: CertificateInfo;
