@@ -4,12 +4,12 @@
  * environment variables its header documents. A Pebble that cannot start
  * fails the test (it is never skipped).
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startPebble, type PebblePeer } from '../support/pebble.js';
+import { runNode, type NodeRun } from '../support/run-node.js';
 
 const root = resolve(__dirname, '..', '..');
 const example = join(root, 'examples', 'acme-in-20-lines.mjs');
@@ -41,20 +41,8 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-function run(args: string[], env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [example, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString('utf8')));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString('utf8')));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 45_000);
-    child.on('error', fail);
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      done({ status, stdout, stderr });
-    });
-  });
+function run(args: string[], env: Record<string, string>): Promise<NodeRun> {
+  return runNode(example, args, { cwd: root, env: { ...process.env, ...env } });
 }
 
 describe('examples/acme-in-20-lines.mjs (ACME in 20 lines)', () => {

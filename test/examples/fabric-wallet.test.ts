@@ -5,7 +5,6 @@
  * schema. The wallet's certificates were enrolled "a year ago" (the test
  * server's clock is set back while they are minted), so one is due now.
  */
-import { spawn } from 'node:child_process';
 import { X509Certificate, createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +17,7 @@ import { systemClock } from '../../src/steward/system-clock.js';
 import { MemoryKeyStore } from '../../src/testing/memory-key-store.js';
 import { PG_URL, freshPgSchema } from '../support/databases.js';
 import { startFabricCaServer, type FabricCaTestServer } from '../support/fabric-ca-server.js';
+import { runNode, type NodeRun } from '../support/run-node.js';
 
 const root = resolve(__dirname, '..', '..');
 const example = join(root, 'examples', 'fabric-wallet.mjs');
@@ -95,7 +95,7 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-function run(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+function run(args: string[]): Promise<NodeRun> {
   if (!existsSync(join(root, 'dist', 'knex.js'))) throw new Error('dist/ is missing: run `npm run build` (npm test does)');
   const env = {
     ...process.env,
@@ -108,19 +108,7 @@ function run(args: string[]): Promise<{ status: number | null; stdout: string; s
     FABRIC_CA_REGISTRAR: 'admin:adminpw',
     CERTSTEWARD_KEK: Buffer.alloc(32, 7).toString('base64'),
   };
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [example, ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString('utf8')));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString('utf8')));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 45_000);
-    child.on('error', fail);
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      done({ status, stdout, stderr });
-    });
-  });
+  return runNode(example, args, { cwd: root, env });
 }
 
 describe('examples/fabric-wallet.mjs (a host service keeping its Fabric wallet table renewed)', () => {
