@@ -464,17 +464,12 @@ export class Steward {
     const now = this.#clock.now();
     const counts: Record<string, number> = {};
     const bump = (k: string) => (counts[k] = (counts[k] ?? 0) + 1);
-    let after: string | undefined;
-    for (;;) {
-      const page = await this.#o.store.list({ limit: 500, ...(after ? { after } : {}) });
-      for (const r of page) {
-        if (r.status === 'revoked') bump('revoked');
-        else if (!r.current) bump('pending');
-        else bump(this.#worker.expiry(r.current, now).status);
-      }
-      if (page.length < 500) return counts;
-      after = page[page.length - 1]!.id;
+    for await (const r of this.#records({})) {
+      if (r.status === 'revoked') bump('revoked');
+      else if (!r.current) bump('pending');
+      else bump(this.#worker.expiry(r.current, now).status);
     }
+    return counts;
   }
 
   /**
@@ -498,13 +493,19 @@ export class Steward {
     const thresholds = { warningMs: this.#thresholds.warningMs, criticalMs: this.#thresholds.criticalMs };
     if (this.#o.store.countExpiring) return this.#o.store.countExpiring(now, thresholds);
     const counts: ExpiryCounts = { ok: 0, warning: 0, critical: 0, expired: 0, none: 0 };
+    for await (const r of this.#records({ status: 'active' })) {
+      counts[r.current ? expiryBucket(r.current.notAfter.getTime() - now.getTime(), thresholds) : 'none']++;
+    }
+    return counts;
+  }
+
+  /** Every record matching `filter`, read from the store a page of 500 at a time (keyset pagination). */
+  async *#records(filter: ListFilter): AsyncGenerator<CertificateRecord> {
     let after: string | undefined;
     for (;;) {
-      const page = await this.#o.store.list({ limit: 500, status: 'active', ...(after ? { after } : {}) });
-      for (const r of page) {
-        counts[r.current ? expiryBucket(r.current.notAfter.getTime() - now.getTime(), thresholds) : 'none']++;
-      }
-      if (page.length < 500) return counts;
+      const page = await this.#o.store.list({ ...filter, limit: 500, ...(after ? { after } : {}) });
+      yield* page;
+      if (page.length < 500) return;
       after = page[page.length - 1]!.id;
     }
   }
