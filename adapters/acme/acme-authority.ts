@@ -236,9 +236,9 @@ export class AcmeAuthority implements CertificateAuthority {
 
   /** Revokes a certificate with an RFC 5280 reason. Revoking a revoked certificate succeeds. */
   async revoke(certificatePem: string, reason: RevocationReason, options: { signal?: AbortSignal } = {}): Promise<void> {
-    await this.#ensureAccount(options.signal);
     const code = Object.hasOwn(CRL_REASON_CODES, reason) ? CRL_REASON_CODES[reason] : undefined;
     if (code === undefined) throw new ConfigError('reason', reason, `unknown revocation reason ${JSON.stringify(reason)}`);
+    await this.#ensureAccount(options.signal);
     try {
       await this.#call('revokeCert', options.signal, (client) => client.revokeCertificate(firstCertificate(certificatePem), { reason: code }));
     } catch (e) {
