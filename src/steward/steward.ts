@@ -54,7 +54,7 @@ export interface StewardOptions {
   readonly owner?: string;
   /** How long a claim holds a record (default 5 minutes). */
   readonly leaseMs?: number;
-  /** Records claimed per round at most (default 100; never more than `concurrency`, so leases do not run out in a queue). */
+  /** Records claimed at once at most (default 100; never more than the lanes free to work on them, so leases do not run out in a queue). */
   readonly batchSize?: number;
   /** Records worked on at once (default 4). */
   readonly concurrency?: number;
@@ -669,30 +669,58 @@ export class Steward {
     return summary;
   }
 
+  /**
+   * Works through everything due with `concurrency` lanes. A lane that runs
+   * out of work claims for every lane that is free at that moment (never
+   * more: no lease runs out while its record waits in a queue), so a slow
+   * renewal holds up only its own lane, not a whole batch; a claim already
+   * in flight is shared by the lanes that free up meanwhile. Stops when a
+   * claim comes back short (nothing more is due), when stopped, or on the
+   * first failure of the store, which it rethrows once every lane is done.
+   */
   async #runRounds(): Promise<RunSummary> {
     const totals = { claimed: 0, renewed: 0, failed: 0, alerts: 0, conflicts: 0 };
-    for (let round = 0; round < 1_000_000; round++) {
-      // Stopped: what was handed back is due again for the next start; claiming more is no failure to report.
-      if (this.#abort.signal.aborted) break;
-      const now = this.#clock.now();
-      // Claim only what can be worked on at once, so no lease runs out while its record waits in a queue.
-      const claimed = await this.#o.store.claimDue(now, this.#owner, this.#leaseMs, this.#claimSize, { signal: this.#abort.signal });
-      if (claimed.length === 0) break;
-      totals.claimed += claimed.length;
-      let next = 0;
-      const worker = async () => {
-        while (next < claimed.length) {
-          const rec = claimed[next++]!;
+    const queue: CertificateRecord[] = [];
+    let free = 0;
+    let claims = 0;
+    let drained = false;
+    let failure: { error: unknown } | undefined;
+    let claiming: Promise<void> | undefined;
+    const claim = async (): Promise<void> => {
+      // Lanes freed in the same turn join this claim.
+      await Promise.resolve();
+      const want = Math.min(this.#claimSize, Math.max(1, free));
+      const got = await this.#o.store.claimDue(this.#clock.now(), this.#owner, this.#leaseMs, want, { signal: this.#abort.signal });
+      totals.claimed += got.length;
+      queue.push(...got);
+      if (got.length < want || ++claims >= 1_000_000) drained = true;
+    };
+    const lane = async (): Promise<void> => {
+      for (;;) {
+        const rec = queue.shift();
+        if (rec) {
           const r = await this.#worker.work(rec);
           totals.renewed += r.renewed;
           totals.failed += r.failed;
           totals.alerts += r.alerts;
           totals.conflicts += r.conflict;
+          continue;
         }
-      };
-      await Promise.all(Array.from({ length: Math.min(this.#concurrency, claimed.length) }, worker));
-      if (claimed.length < this.#claimSize) break;
-    }
+        // Stopped: what was handed back is due again for the next start; claiming more is no failure to report.
+        if (drained || failure || this.#abort.signal.aborted) return;
+        free++;
+        try {
+          claiming ??= claim().finally(() => (claiming = undefined));
+          await claiming;
+        } catch (e) {
+          failure ??= { error: e };
+        } finally {
+          free--;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: this.#concurrency }, lane));
+    if (failure && !this.#abort.signal.aborted) throw failure.error;
     return totals;
   }
 
