@@ -22,7 +22,7 @@ import type {
   RenewalInfo,
   RevocationReason,
 } from '../../src/ports/certificate-authority.js';
-import { RecordingAgent, callContexts, retryAfterMs, type CallContext } from './acme-transport.js';
+import { NoncePool, RecordingAgent, callContexts, retryAfterMs, type CallContext } from './acme-transport.js';
 import type { Challenge, ChallengeSolver } from './challenge-solver.js';
 import type { AcmeAuthorityOptions, AcmeClientModule } from './options.js';
 
@@ -39,6 +39,39 @@ interface OrderRef {
 
 
 const ACME_ERROR = 'urn:ietf:params:acme:error:';
+/** Challenge polling: first wait, longest wait, quiet time after the CA's last read, early looks per challenge. */
+const POLL_MIN_MS = 50;
+const POLL_MAX_MS = 2_000;
+const READS_SETTLE_MS = 10;
+const MAX_EARLY_LOOKS = 3;
+/** An order placed by `issue()` is taken as it was returned for this long, for at most this many orders. */
+const PLACED_MAX_MS = 10_000;
+const PLACED_MAX = 256;
+/** How long an answer stays up for a CA still validating when no call comes back for its order. */
+const KEPT_MAX_MS = 10 * 60_000;
+
+/** acme-client's error for an item still pending or processing. */
+function isStillPending(e: unknown): boolean {
+  return (e as Error | undefined)?.message === 'Operation is pending or processing';
+}
+
+/** Counts the CA's reads of one challenge answer; `after(n)` resolves once there were more than `n`. */
+class ReadCounter {
+  count = 0;
+  #waiters: (() => void)[] = [];
+  readonly onRead = (): void => {
+    this.count++;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w();
+  };
+
+  after(n: number, signal: AbortSignal): Promise<void> {
+    if (this.count > n) return Promise.resolve();
+    // The next read makes count > n. An aborted wait never resolves: the race it was in has ended.
+    return new Promise<void>((resolve) => void (signal.aborted ? undefined : this.#waiters.push(resolve)));
+  }
+}
 
 /**
  * An ACME certificate authority: Let's Encrypt, ZeroSSL, Google Trust
@@ -69,6 +102,11 @@ export class AcmeAuthority implements CertificateAuthority {
   readonly #client: AcmeClient;
   readonly #als: AsyncLocalStorage<CallContext>;
   readonly #agent: RecordingAgent;
+  readonly #nonces = new NoncePool();
+  /** Orders just placed, as newOrder returned them, until their first `resume` (by URL). */
+  readonly #placed = new Map<string, { order: Order; at: number }>();
+  /** Answers left up for a CA that was still validating when a call gave up, by order URL. */
+  readonly #kept = new Map<string, { solver: ChallengeSolver; challenge: Challenge; at: number }[]>();
   #accountUrl: string | undefined;
   #account: Promise<string> | undefined;
   #directory: Promise<Record<string, unknown>> | undefined;
@@ -105,9 +143,11 @@ export class AcmeAuthority implements CertificateAuthority {
       accountKey: Buffer.alloc(0),
       ...(options.accountUrl ? { accountUrl: options.accountUrl } : {}),
       ...(options.externalAccountBinding ? { externalAccountBinding: { ...options.externalAccountBinding } } : {}),
-      backoffAttempts: Math.max(6, Math.ceil((options.challengeTimeoutMs ?? 60_000) / 2_000) + 5),
-      backoffMin: 50,
-      backoffMax: 2_000,
+      // waitForValidStatus looks once; #validated keeps the schedule (with Retry-After, the solver's
+      // reads and cancellation, none of which acme-client's own loop has).
+      backoffAttempts: 1,
+      backoffMin: POLL_MIN_MS,
+      backoffMax: POLL_MAX_MS,
     });
     const http = (this.#client as unknown as { http: { accountKey: unknown; jwk: unknown } }).http;
     http.accountKey = accountKey;
@@ -182,6 +222,7 @@ export class AcmeAuthority implements CertificateAuthority {
       }
     });
     const ref: OrderRef = { v: 1, order: order.url, account };
+    this.#rememberPlaced(order);
     return { status: 'pending', orderRef: JSON.stringify(ref), retryAfterMs: 0 };
   }
 
@@ -197,9 +238,12 @@ export class AcmeAuthority implements CertificateAuthority {
       throw new AuthorityError('refused', `the order ${ref.order} belongs to another ACME account (${ref.account}); a new order is needed`, { retryable: false });
     }
     return this.#call('order', options.signal, async (client, ctx) => {
-      let order = await client.getOrder({ url: ref.order } as Order);
+      // An order this authority has just placed is as the CA returned it: no need to ask again.
+      let order = this.#takePlaced(ref.order) ?? (await client.getOrder({ url: ref.order } as Order));
       for (let step = 0; step < 4; step++) {
         options.signal?.throwIfAborted();
+        // Past its authorizations: answers an earlier call left up for a CA still validating come down.
+        if (order.status !== 'pending') await this.#takeDownKept(ref.order);
         switch (order.status) {
           case 'pending':
             await this.#authorize(client, order, options.signal, ctx);
@@ -342,6 +386,12 @@ export class AcmeAuthority implements CertificateAuthority {
   /** Answers every pending authorization of the order, in parallel; cleanup always runs. */
   async #authorize(client: AcmeClient, order: Order, signal: AbortSignal | undefined, ctx: CallContext): Promise<void> {
     const authorizations = await client.getAuthorizations(order);
+    // Answers an earlier call left up while the CA was validating: presented again below when still
+    // pending (and kept again if the CA is still at it), taken down otherwise.
+    const kept = this.#kept.get(order.url) ?? [];
+    this.#kept.delete(order.url);
+    const stillPending = new Set(authorizations.filter((a) => a.status === 'pending').flatMap((a) => a.challenges.map((ch) => ch.token)));
+    await Promise.all(kept.filter((k) => !stillPending.has(k.challenge.token)).map((k) => k.solver.cleanup(k.challenge).catch(() => undefined)));
     // allSettled: when one authorization fails, the others still finish and clean up before the call ends.
     const settled = await Promise.allSettled(
       authorizations.map(async (authz) => {
@@ -360,13 +410,23 @@ export class AcmeAuthority implements CertificateAuthority {
         };
         signal?.throwIfAborted();
         await solver.present(c);
+        // Watched from before the answer is announced: the CA may read it before completeChallenge returns.
+        const reads = new ReadCounter();
+        const unwatch = solver.watch?.(c, reads.onRead);
         let stillValidating = false;
+        let announced = false;
         try {
-          if (challenge.status === 'pending') await client.completeChallenge(challenge);
-          await client.waitForValidStatus(challenge);
+          // The answer to completeChallenge is the challenge: valid already (nothing to wait for), or still
+          // pending/processing, when looking again at once would only cost a request.
+          ctx.lastRetryAfterMs = undefined;
+          let status: string | undefined;
+          if (challenge.status === 'pending') status = ((await client.completeChallenge(challenge)) as { status?: string } | undefined)?.status;
+          announced = true;
+          if (status !== 'valid') await this.#validated(client, challenge, reads, signal, ctx, status !== 'pending' && status !== 'processing');
         } catch (e) {
-          if (isCertstewardError(e)) throw e;
-          if ((e as Error).message === 'Operation is pending or processing') {
+          // Cancelled (the steward stopping): the answer comes down; the order fails at the CA if it was reading.
+          if (signal?.aborted) throw e;
+          if (isStillPending(e)) {
             // The CA is still validating: keep the order (and what the CA is reading) and look again later.
             stillValidating = true;
             throw new AuthorityError('unavailable', `${c.identifier} (${c.type}): the CA is still validating after ${this.#o.challengeTimeoutMs ?? 60_000} ms`, {
@@ -375,17 +435,131 @@ export class AcmeAuthority implements CertificateAuthority {
             });
           }
           // Only the CA's verdict (the challenge turned invalid) fails the order. No answer, a badNonce
-          // acme-client gave up on, a 5xx or a 429 is mapped as for every other call: retryable, same order.
-          const mapped = mapError(e, ctx, `${c.identifier} (${c.type})`, this.#o.directoryUrl);
-          if (mapped instanceof AuthorityError && mapped.kind !== 'invalid-response') throw mapped;
+          // acme-client gave up on, a 5xx or a 429 is mapped as for every other call: retryable, same order,
+          // and the answer stays up, as the CA may be reading it.
+          const mapped = isCertstewardError(e) ? e : mapError(e, ctx, `${c.identifier} (${c.type})`, this.#o.directoryUrl);
+          if (mapped instanceof AuthorityError && mapped.kind !== 'invalid-response') {
+            stillValidating = announced && mapped.retryable;
+            throw mapped;
+          }
+          if (isCertstewardError(e)) throw e;
           throw new AuthorityError('challenge-failed', `${c.identifier} (${c.type}): ${(e as Error).message}`, { retryable: false, cause: e });
         } finally {
-          if (!stillValidating) await solver.cleanup(c).catch(() => undefined);
+          unwatch?.();
+          if (stillValidating) this.#keep(order.url, solver, c);
+          else await solver.cleanup(c).catch(() => undefined);
         }
       }),
     );
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
+  }
+
+  #rememberPlaced(order: Order): void {
+    const now = Date.now();
+    for (const [url, p] of this.#placed) if (now - p.at > PLACED_MAX_MS || this.#placed.size >= PLACED_MAX) this.#placed.delete(url);
+    this.#placed.set(order.url, { order, at: now });
+  }
+
+  #takePlaced(url: string): Order | undefined {
+    const p = this.#placed.get(url);
+    this.#placed.delete(url);
+    return p && Date.now() - p.at <= PLACED_MAX_MS ? p.order : undefined;
+  }
+
+  #keep(orderUrl: string, solver: ChallengeSolver, challenge: Challenge): void {
+    const now = Date.now();
+    // An order nobody resumed (its renewal cancelled): the CA decided long ago, take its answers down.
+    for (const [url, list] of this.#kept) if (list.every((k) => now - k.at > KEPT_MAX_MS)) void this.#takeDownKept(url);
+    const list = this.#kept.get(orderUrl) ?? [];
+    if (!list.some((k) => k.challenge.token === challenge.token)) list.push({ solver, challenge, at: now });
+    this.#kept.set(orderUrl, list);
+  }
+
+  async #takeDownKept(orderUrl: string): Promise<void> {
+    const kept = this.#kept.get(orderUrl);
+    if (!kept) return;
+    this.#kept.delete(orderUrl);
+    await Promise.all(kept.map((k) => k.solver.cleanup(k.challenge).catch(() => undefined)));
+  }
+
+  /**
+   * Waits for the CA's verdict on one challenge, for at most
+   * `challengeTimeoutMs`: looks at once (unless `lookFirst` is false: the CA
+   * has just said it is pending), then after 50 ms doubling to 2 s (at
+   * least the CA's Retry-After). Without a Retry-After, a solver that sees
+   * the CA read its answer ({@link ChallengeSolver.watch}) brings the next
+   * look forward to just after the reads stop (at most three times per
+   * challenge), instead of a blind wait of up to 2 s.
+   *
+   * @throws acme-client's "pending" error when the CA is still validating at the deadline, or its
+   *   error for an invalid challenge.
+   */
+  async #validated(
+    client: AcmeClient,
+    challenge: Authorization['challenges'][number],
+    reads: ReadCounter,
+    signal: AbortSignal | undefined,
+    ctx: CallContext,
+    lookFirst: boolean,
+  ): Promise<void> {
+    const deadline = Date.now() + (this.#o.challengeTimeoutMs ?? 60_000);
+    let backoff = POLL_MIN_MS;
+    let early = 0;
+    // Reads since the challenge was announced count: the CA may have read the answer already.
+    let seen = 0;
+    let retryAfter = lookFirst ? undefined : ctx.lastRetryAfterMs;
+    for (let look = lookFirst; ; look = true) {
+      if (look) {
+        seen = reads.count;
+        ctx.lastRetryAfterMs = undefined;
+        delete ctx.lastProblem;
+        delete ctx.transportError;
+        try {
+          // One look: the client's backoff allows a single attempt.
+          await client.waitForValidStatus(challenge);
+          return;
+        } catch (e) {
+          if (signal?.aborted) throw e;
+          if (!isStillPending(e)) {
+            // A look that failed on the way (a nonce rejected six times, a 5xx, a dropped connection) is
+            // no verdict: look again until the deadline. A verdict or a refusal ends the wait.
+            const mapped = mapError(e, ctx, 'challenge', this.#o.directoryUrl);
+            const transient = mapped instanceof AuthorityError && mapped.retryable && mapped.kind !== 'invalid-response';
+            if (!transient || Date.now() >= deadline) throw e;
+          } else if (Date.now() >= deadline) {
+            throw e;
+          }
+        }
+        // (The look may have set what was cleared before it.)
+        retryAfter = ctx.lastRetryAfterMs ?? (ctx as Pick<CallContext, 'lastProblem'>).lastProblem?.retryAfterMs;
+      }
+      const delay = Math.max(0, Math.min(Math.max(backoff, retryAfter ?? 0), deadline - Date.now()));
+      backoff = Math.min(backoff * 2, POLL_MAX_MS);
+      const pause = new AbortController();
+      const stop = (): void => pause.abort(signal?.reason);
+      signal?.addEventListener('abort', stop, { once: true });
+      try {
+        const waits: Promise<unknown>[] = [sleep(delay, undefined, { signal: pause.signal })];
+        if (retryAfter === undefined && early < MAX_EARLY_LOOKS) {
+          waits.push(
+            reads.after(seen, pause.signal).then(async () => {
+              early++;
+              // Let a burst of reads (a CA validating from several places) end first.
+              for (let n = reads.count, i = 0; i < 10; n = reads.count, i++) {
+                await sleep(READS_SETTLE_MS, undefined, { signal: pause.signal });
+                if (reads.count === n) break;
+              }
+            }),
+          );
+        }
+        await Promise.race(waits);
+      } finally {
+        signal?.removeEventListener('abort', stop);
+        pause.abort();
+      }
+      signal?.throwIfAborted();
+    }
   }
 
   #choose(authz: Authorization): { solver: ChallengeSolver; challenge: Authorization['challenges'][number] } {
@@ -479,7 +653,7 @@ export class AcmeAuthority implements CertificateAuthority {
   /** Runs acme-client calls in this authority's context and maps what fails to {@link AuthorityError}. */
   async #call<T>(what: string, signal: AbortSignal | undefined, fn: (client: AcmeClient, ctx: CallContext) => Promise<T>): Promise<T> {
     signal?.throwIfAborted();
-    const ctx: CallContext = { agent: this.#agent, timeoutMs: this.#o.requestTimeoutMs ?? 30_000 };
+    const ctx: CallContext = { agent: this.#agent, nonces: this.#nonces, timeoutMs: this.#o.requestTimeoutMs ?? 30_000 };
     try {
       return await this.#als.run(ctx, () => fn(this.#client, ctx));
     } catch (e) {

@@ -13,7 +13,13 @@
  *   persisted backoff, `renewal.failed` events and the CA's Retry-After;
  * - keep the real cause: the network error (ECONNREFUSED, an untrusted
  *   certificate) and the last problem document with its HTTP status and
- *   Retry-After, which acme-client reduces to a message.
+ *   Retry-After, which acme-client reduces to a message;
+ * - answer acme-client's `HEAD newNonce` from the nonces the CA already sent
+ *   (RFC 8555 §7.2: every response carries a fresh `Replay-Nonce`).
+ *   acme-client asks for a new nonce before every signed request and ignores
+ *   the one in each answer, so without this every request costs a second
+ *   round trip, and, as servers close the connection of a `HEAD newNonce`
+ *   (Pebble does), often a new TLS connection.
  *
  * Outside our calls they do nothing.
  *
@@ -26,6 +32,8 @@ import type { Duplex } from 'node:stream';
 /** What one call remembers of its HTTP exchanges. */
 export interface CallContext {
   readonly agent: Agent | undefined;
+  /** The authority's unused nonces, from the CA's earlier answers. */
+  readonly nonces?: NoncePool;
   /** Timeout of each HTTP request. */
   readonly timeoutMs?: number;
   /** The last transport failure (no HTTP response at all). */
@@ -48,6 +56,59 @@ interface AxiosResponseLike {
   status: number;
   headers: Record<string, unknown>;
   data: unknown;
+  config?: { method?: unknown };
+}
+
+/**
+ * Unused nonces of one ACME server, newest first out. A nonce is used at most
+ * once: {@link take} removes it. Nonces older than `maxAgeMs` are dropped
+ * (servers expire them; a stale one would only cost a `badNonce` answer, which
+ * acme-client retries with the nonce of that answer), and at most `capacity`
+ * are kept.
+ */
+export class NoncePool {
+  readonly #entries: { value: string; at: number }[] = [];
+  readonly #capacity: number;
+  readonly #maxAgeMs: number;
+  readonly #now: () => number;
+
+  constructor(options: { capacity?: number; maxAgeMs?: number; now?: () => number } = {}) {
+    this.#capacity = options.capacity ?? 64;
+    this.#maxAgeMs = options.maxAgeMs ?? 30_000;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** How many nonces are kept (fresh or not). */
+  get size(): number {
+    return this.#entries.length;
+  }
+
+  put(value: string): void {
+    if (this.#capacity <= 0) return;
+    this.#entries.push({ value, at: this.#now() });
+    if (this.#entries.length > this.#capacity) this.#entries.shift();
+  }
+
+  /** The newest fresh nonce, or undefined (then the caller asks the server). */
+  take(): string | undefined {
+    const newest = this.#entries.pop();
+    if (!newest) return undefined;
+    if (this.#now() - newest.at <= this.#maxAgeMs) return newest.value;
+    // The newest is stale, so are all the others.
+    this.#entries.length = 0;
+    return undefined;
+  }
+
+  clear(): void {
+    this.#entries.length = 0;
+  }
+}
+
+const BAD_NONCE = 'urn:ietf:params:acme:error:badNonce';
+
+function header(headers: Record<string, unknown>, name: string): string | undefined {
+  const v = typeof (headers as { get?: unknown }).get === 'function' ? (headers as { get(n: string): unknown }).get(name) : headers[name];
+  return typeof v === 'string' && v !== '' ? v : undefined;
 }
 
 const contexts = new WeakMap<object, AsyncLocalStorage<CallContext>>();
@@ -98,6 +159,12 @@ export function callContexts(axios: AxiosLike): AsyncLocalStorage<CallContext> {
     if (ctx.timeoutMs !== undefined) config['timeout'] = ctx.timeoutMs;
     // acme-client retries while retryAttempt ≤ its global retryMaxAttempts: start past any limit.
     config['retryAttempt'] = Number.MAX_SAFE_INTEGER;
+    // acme-client sends HEAD only to newNonce.
+    const nonce = String(config['method']).toLowerCase() === 'head' ? ctx.nonces?.take() : undefined;
+    if (nonce !== undefined) {
+      config['adapter'] = () =>
+        Promise.resolve({ data: '', status: 200, statusText: 'OK', headers: { 'replay-nonce': nonce }, config, request: undefined });
+    }
     return config;
   });
   axios.interceptors.response.use(
@@ -105,8 +172,11 @@ export function callContexts(axios: AxiosLike): AsyncLocalStorage<CallContext> {
       const ctx = als.getStore();
       if (!ctx) return response;
       const after = retryAfterMs(response.headers['retry-after']);
+      const data = (response.data ?? {}) as { type?: unknown; detail?: unknown; subproblems?: unknown };
+      // The nonce of a HEAD answer and of a badNonce problem is the one acme-client uses next; any other is free.
+      const nonce = header(response.headers, 'replay-nonce');
+      if (nonce && ctx.nonces && String(response.config?.method).toLowerCase() !== 'head' && data.type !== BAD_NONCE) ctx.nonces.put(nonce);
       if (response.status >= 400) {
-        const data = (response.data ?? {}) as { type?: unknown; detail?: unknown; subproblems?: unknown };
         ctx.lastProblem = {
           status: response.status,
           type: typeof data.type === 'string' ? data.type : '',

@@ -39,4 +39,12 @@ export interface ChallengeSolver {
   readonly types: readonly string[];
   present(challenge: Challenge): Promise<void>;
   cleanup(challenge: Challenge): Promise<void>;
+  /**
+   * Optional: calls `onRead` each time the CA is seen reading the answer to
+   * `challenge` (http-01: a GET of the token answered), until the returned
+   * function is called. The authority then looks at the challenge a moment
+   * later instead of waiting out its blind polling schedule. A solver that
+   * cannot tell (dns-01: the CA asks the DNS, not us) leaves it out.
+   */
+  watch?(challenge: Challenge, onRead: () => void): () => void;
 }

@@ -24,6 +24,7 @@ const PREFIX = '/.well-known/acme-challenge/';
 export class Http01Solver implements ChallengeSolver {
   readonly types = ['http-01'] as const;
   readonly #tokens = new Map<string, string>();
+  readonly #watchers = new Map<string, Set<() => void>>();
   #server: Server | undefined;
 
   async present(challenge: Challenge): Promise<void> {
@@ -32,6 +33,18 @@ export class Http01Solver implements ChallengeSolver {
 
   async cleanup(challenge: Challenge): Promise<void> {
     this.#tokens.delete(challenge.token);
+  }
+
+  watch(challenge: Challenge, onRead: () => void): () => void {
+    let set = this.#watchers.get(challenge.token);
+    if (!set) this.#watchers.set(challenge.token, (set = new Set()));
+    // Each watch is its own entry, so one function passed twice is removed once per watch.
+    const entry = (): void => onRead();
+    set.add(entry);
+    return () => {
+      set.delete(entry);
+      if (set.size === 0 && this.#watchers.get(challenge.token) === set) this.#watchers.delete(challenge.token);
+    };
   }
 
   /** Tokens being served now (for tests and diagnostics). */
@@ -46,16 +59,29 @@ export class Http01Solver implements ChallengeSolver {
   readonly handler = (req: IncomingMessage, res: ServerResponse): boolean => {
     const path = (req.url ?? '').split('?')[0] ?? '';
     if (!path.startsWith(PREFIX)) return false;
-    const answer = this.#tokens.get(path.slice(PREFIX.length));
+    const token = path.slice(PREFIX.length);
+    const answer = this.#tokens.get(token);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
     } else if (answer === undefined) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('unknown challenge token\n');
     } else {
+      // Once the answer has left: the CA is deciding now.
+      if (req.method === 'GET' && this.#watchers.has(token)) res.once('finish', () => this.#notify(token));
       res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(req.method === 'HEAD' ? undefined : answer);
     }
     return true;
   };
+
+  #notify(token: string): void {
+    for (const onRead of [...(this.#watchers.get(token) ?? [])]) {
+      try {
+        onRead();
+      } catch {
+        // A watcher's failure is its own; serving goes on.
+      }
+    }
+  }
 
   /** Starts a standalone server answering challenges (404 for anything else); resolves to its port. */
   async listen(port = 80, host?: string): Promise<number> {

@@ -14,7 +14,10 @@
  *   any other certID), counting each request with the time of `now()`;
  * - records the `replaces` field of every newOrder (decoded from the JWS
  *   payload), and can refuse `replaces` for chosen certIDs with 409
- *   `alreadyReplaced`, as RFC 9773 §5 lets a CA do.
+ *   `alreadyReplaced`, as RFC 9773 §5 lets a CA do;
+ * - logs every request it passes on (`wire`: method, path, status, ACME
+ *   problem type, arrival time), and can add a Retry-After to the answers
+ *   of challenge requests (`challengeRetryAfter`), which Pebble never sends.
  *
  * Certificates "this CA issued" are the ones downloaded through the proxy.
  * The certID is computed here independently of the adapter (a small DER
@@ -66,6 +69,17 @@ export interface NewOrderSeen {
   status: number;
 }
 
+/** One request the proxy passed to Pebble, with Pebble's answer. */
+export interface WireRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly status: number;
+  /** The ACME problem type of an error answer, without the `urn:ietf:params:acme:error:` prefix. */
+  readonly problem?: string;
+  /** performance.now() when the request arrived. */
+  readonly at: number;
+}
+
 export interface AriProxy {
   /** The proxy's directory URL (give it to AcmeAuthority). */
   readonly directoryUrl: string;
@@ -91,7 +105,13 @@ export interface AriProxy {
   readonly newOrders: NewOrderSeen[];
   /** ARI requests for one certID. */
   requestsFor(certId: string): AriRequest[];
-  /** Back to the defaults: advertise, default `respond`, real time, nothing refused, logs cleared. */
+  /** Every request passed on to Pebble (not ARI), in arrival order. */
+  readonly wire: WireRequest[];
+  /** Retry-After (seconds) added to every answer to a challenge request; undefined: none (Pebble's own). */
+  challengeRetryAfter: number | undefined;
+  /** The paths of the directory's resources (`newNonce`, `newOrder`, …). */
+  readonly resources: Readonly<Record<string, string>>;
+  /** Back to the defaults: advertise, default `respond`, real time, nothing refused, no challenge Retry-After, logs cleared. */
   reset(): void;
   close(): Promise<void>;
 }
@@ -203,6 +223,11 @@ function problem(status: number, type: string, detail: string): { status: number
   };
 }
 
+/** Pebble's challenge URLs: `/chalZ/<id>`. */
+export function isChallengePath(path: string): boolean {
+  return path.startsWith('/chalZ/');
+}
+
 /** Starts the proxy in front of `pebble` on a free loopback port. */
 export async function startAriProxy(pebble: PebblePeer): Promise<AriProxy> {
   const dir = mkdtempSync(join(tmpdir(), 'certsteward-ari-proxy-'));
@@ -227,6 +252,9 @@ export async function startAriProxy(pebble: PebblePeer): Promise<AriProxy> {
   const ariRequests: AriRequest[] = [];
   const newOrders: NewOrderSeen[] = [];
   const refuseReplaces = new Set<string>();
+  const wire: WireRequest[] = [];
+  const resources: Record<string, string> = {};
+  for (const [k, v] of Object.entries(upstreamDirectory)) if (typeof v === 'string' && v.startsWith(upstream.origin)) resources[k] = new URL(v).pathname;
 
   const forward = (method: string, path: string, headers: IncomingHttpHeaders, body: Buffer) =>
     new Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
@@ -267,7 +295,12 @@ export async function startAriProxy(pebble: PebblePeer): Promise<AriProxy> {
     ariRequests,
     newOrders,
     requestsFor: (certId) => ariRequests.filter((r) => r.certId === certId),
+    wire,
+    challengeRetryAfter: undefined,
+    resources,
     reset() {
+      proxy.challengeRetryAfter = undefined;
+      wire.length = 0;
       proxy.advertise = true;
       proxy.respond = defaultReply;
       proxy.now = () => new Date();
@@ -320,8 +353,13 @@ export async function startAriProxy(pebble: PebblePeer): Promise<AriProxy> {
         return res;
       }
     }
+    const at = performance.now();
     const res = await forward(method, url, headers, body);
     if (order) order.status = res.status;
+    const isProblem = String(res.headers['content-type'] ?? '').startsWith('application/problem+json');
+    const problemType = isProblem ? (JSON.parse(res.body.toString('utf8')) as { type?: string }).type?.replace('urn:ietf:params:acme:error:', '') : undefined;
+    wire.push({ method, path, status: res.status, at, ...(problemType ? { problem: problemType } : {}) });
+    if (proxy.challengeRetryAfter !== undefined && method === 'POST' && isChallengePath(path)) res.headers['retry-after'] = String(proxy.challengeRetryAfter);
     const type = String(res.headers['content-type'] ?? '');
     let out = res.body;
     if (res.status === 200 && type.startsWith('application/pem-certificate-chain')) {

@@ -6,11 +6,11 @@
 import type { AsyncLocalStorage } from 'node:async_hooks';
 import { request } from 'node:https';
 import { describe, expect, it } from 'vitest';
-import { RecordingAgent, callContexts, retryAfterMs, type CallContext } from '../../../adapters/acme/acme-transport.js';
+import { NoncePool, RecordingAgent, callContexts, retryAfterMs, type CallContext } from '../../../adapters/acme/acme-transport.js';
 import { freePort } from '../../support/pebble.js';
 
 type RequestHook = (config: Record<string, unknown>) => unknown;
-type ResponseHook = (response: { status: number; headers: Record<string, unknown>; data: unknown }) => unknown;
+type ResponseHook = (response: { status: number; headers: Record<string, unknown>; data: unknown; config?: { method?: unknown } }) => unknown;
 
 /** Just enough of an axios instance to capture the interceptors callContexts installs. */
 function fakeAxios() {
@@ -189,5 +189,90 @@ describe('RecordingAgent', () => {
     } finally {
       agent.destroy();
     }
+  });
+});
+
+describe('NoncePool', () => {
+  it('hands out each nonce once, newest first', () => {
+    const pool = new NoncePool();
+    for (const n of ['a', 'b', 'c']) pool.put(n);
+    expect([pool.take(), pool.take(), pool.take(), pool.take()]).toEqual(['c', 'b', 'a', undefined]);
+    expect(pool.size).toBe(0);
+  });
+
+  it('keeps at most its capacity, dropping the oldest', () => {
+    const pool = new NoncePool({ capacity: 2 });
+    for (const n of ['a', 'b', 'c']) pool.put(n);
+    expect([pool.take(), pool.take(), pool.take()]).toEqual(['c', 'b', undefined]);
+    const none = new NoncePool({ capacity: 0 });
+    none.put('a');
+    expect(none.take()).toBeUndefined();
+  });
+
+  it('gives no nonce older than maxAgeMs, and drops the stale ones', () => {
+    let now = 1_000;
+    const pool = new NoncePool({ maxAgeMs: 100, now: () => now });
+    pool.put('old');
+    now += 50;
+    pool.put('newer');
+    now += 60; // 'old' is 110 ms old, 'newer' 60 ms
+    expect(pool.take()).toBe('newer');
+    expect(pool.take()).toBeUndefined();
+    expect(pool.size).toBe(0);
+    pool.put('fresh');
+    now += 101;
+    expect(pool.take()).toBeUndefined();
+  });
+});
+
+describe('nonces inside a call', () => {
+  const ok = (nonce: string, method = 'post', data: unknown = { status: 'valid' }, status = 200) => ({
+    status,
+    headers: { 'replay-nonce': nonce },
+    data,
+    config: { method },
+  });
+
+  it('keeps the nonce of every answer except a HEAD newNonce, and answers the next HEAD from it without a request', async () => {
+    const { als, onRequest, onResponse } = installed();
+    const ctx: CallContext = { agent: undefined, nonces: new NoncePool() };
+    als.run(ctx, () => {
+      onResponse(ok('from-head', 'head', ''));
+      onResponse(ok('from-post'));
+    });
+    expect(ctx.nonces!.size).toBe(1);
+    const head: Record<string, unknown> = { url: 'https://ca.test/new-nonce', method: 'head' };
+    als.run(ctx, () => onRequest(head));
+    expect(typeof head['adapter']).toBe('function');
+    const answer = (await (head['adapter'] as () => Promise<{ status: number; headers: Record<string, string> }>)()) as {
+      status: number;
+      headers: Record<string, string>;
+    };
+    expect(answer.status).toBe(200);
+    expect(answer.headers['replay-nonce']).toBe('from-post');
+    // Used up: the next HEAD goes to the server.
+    const next: Record<string, unknown> = { url: 'https://ca.test/new-nonce', method: 'head' };
+    als.run(ctx, () => onRequest(next));
+    expect(next['adapter']).toBeUndefined();
+  });
+
+  it('never keeps the nonce of a badNonce answer: acme-client retries with that one itself', () => {
+    const { als, onResponse } = installed();
+    const ctx: CallContext = { agent: undefined, nonces: new NoncePool() };
+    als.run(ctx, () => onResponse(ok('retry-with-me', 'post', { type: 'urn:ietf:params:acme:error:badNonce', detail: 'stale' }, 400)));
+    expect(ctx.nonces!.size).toBe(0);
+    als.run(ctx, () => onResponse(ok('other-problem', 'post', { type: 'urn:ietf:params:acme:error:malformed', detail: 'x' }, 400)));
+    expect(ctx.nonces!.take()).toBe('other-problem');
+  });
+
+  it('a signed request (POST) is never answered from the pool, and nothing is kept outside a call', () => {
+    const { als, onRequest, onResponse } = installed();
+    const ctx: CallContext = { agent: undefined, nonces: new NoncePool() };
+    ctx.nonces!.put('n1');
+    const post: Record<string, unknown> = { url: 'https://ca.test/order', method: 'post' };
+    als.run(ctx, () => onRequest(post));
+    expect(post['adapter']).toBeUndefined();
+    onResponse(ok('outside'));
+    expect([ctx.nonces!.take(), ctx.nonces!.take()]).toEqual(['n1', undefined]);
   });
 });
