@@ -58,19 +58,28 @@ function isStillPending(e: unknown): boolean {
 /** Counts the CA's reads of one challenge answer; `after(n)` resolves once there were more than `n`. */
 class ReadCounter {
   count = 0;
-  #waiters: (() => void)[] = [];
+  readonly #waiters = new Set<() => void>();
   readonly onRead = (): void => {
     this.count++;
-    const waiters = this.#waiters;
-    this.#waiters = [];
+    const waiters = [...this.#waiters];
+    this.#waiters.clear();
     for (const w of waiters) w();
   };
 
+  /** Resolves on the next read after `n` (at once if there was one); never, once `signal` aborts. */
   after(n: number, signal: AbortSignal): Promise<void> {
     if (this.count > n) return Promise.resolve();
-    // The next read makes count > n. An aborted wait never resolves: the race it was in has ended.
-    return new Promise<void>((resolve) => void (signal.aborted ? undefined : this.#waiters.push(resolve)));
+    return new Promise<void>((resolve) => {
+      if (signal.aborted) return;
+      this.#waiters.add(resolve);
+      signal.addEventListener('abort', () => this.#waiters.delete(resolve), { once: true });
+    });
   }
+}
+
+/** A failure on the way (no answer, a 5xx, a 429, a nonce refused six times): no verdict of the CA. */
+function isPassing(e: unknown): boolean {
+  return e instanceof AuthorityError && (e.kind === 'unavailable' || e.kind === 'rate-limited');
 }
 
 /**
@@ -202,6 +211,7 @@ export class AcmeAuthority implements CertificateAuthority {
 
   /** Places an order for the request's names and returns it as pending (persist, then `resume`). */
   async issue(request: IssueRequest, options: { signal?: AbortSignal } = {}): Promise<IssueResult> {
+    await this.#sweepKept();
     const identifiers = identifiersOf(request);
     const account = await this.#ensureAccount(options.signal);
     const replaces = request.replaces ? await this.#replacesId(request.replaces, options.signal) : undefined;
@@ -233,6 +243,7 @@ export class AcmeAuthority implements CertificateAuthority {
    */
   async resume(orderRef: string, request: IssueRequest, options: { signal?: AbortSignal } = {}): Promise<IssueResult> {
     const ref = parseOrderRef(orderRef);
+    await this.#sweepKept();
     const account = await this.#ensureAccount(options.signal);
     if (ref.account !== account) {
       throw new AuthorityError('refused', `the order ${ref.order} belongs to another ACME account (${ref.account}); a new order is needed`, { retryable: false });
@@ -347,8 +358,12 @@ export class AcmeAuthority implements CertificateAuthority {
     return this.#staging;
   }
 
-  /** Closes the authority's idle connections (and its staging authority's). */
+  /**
+   * Closes the authority's idle connections (and its staging authority's) and
+   * takes down the challenge answers it kept up for a CA still validating.
+   */
   close(): void {
+    for (const url of [...this.#kept.keys()]) void this.#takeDownKept(url);
     this.#agent.destroy();
     void this.#staging?.then((s) => s.close(), () => undefined);
   }
@@ -386,73 +401,112 @@ export class AcmeAuthority implements CertificateAuthority {
   /** Answers every pending authorization of the order, in parallel; cleanup always runs. */
   async #authorize(client: AcmeClient, order: Order, signal: AbortSignal | undefined, ctx: CallContext): Promise<void> {
     const authorizations = await client.getAuthorizations(order);
-    // Answers an earlier call left up while the CA was validating: presented again below when still
-    // pending (and kept again if the CA is still at it), taken down otherwise.
-    const kept = this.#kept.get(order.url) ?? [];
+    // Answers an earlier call left up while the CA was validating, by token: taken up again by a
+    // still-pending authorization (not presented twice), taken down otherwise.
+    const kept = new Map((this.#kept.get(order.url) ?? []).map((k) => [k.challenge.token, k] as const));
     this.#kept.delete(order.url);
-    const stillPending = new Set(authorizations.filter((a) => a.status === 'pending').flatMap((a) => a.challenges.map((ch) => ch.token)));
-    await Promise.all(kept.filter((k) => !stillPending.has(k.challenge.token)).map((k) => k.solver.cleanup(k.challenge).catch(() => undefined)));
     // allSettled: when one authorization fails, the others still finish and clean up before the call ends.
+    // Each in a context of its own: one's network error or Retry-After is not another's.
     const settled = await Promise.allSettled(
-      authorizations.map(async (authz) => {
-        if (authz.status === 'valid') return;
-        if (authz.status !== 'pending') {
-          throw new AuthorityError('challenge-failed', `${authz.identifier.value}: the authorization is ${authz.status}${describeChallengeErrors(authz)}`, { retryable: false });
-        }
-        const { solver, challenge } = this.#choose(authz);
-        const keyAuthorization = await client.getChallengeKeyAuthorization(challenge);
-        const c: Challenge = {
-          type: challenge.type,
-          identifier: authz.identifier.value,
-          wildcard: authz.wildcard === true,
-          token: challenge.token,
-          keyAuthorization,
-        };
-        signal?.throwIfAborted();
-        await solver.present(c);
-        // Watched from before the answer is announced: the CA may read it before completeChallenge returns.
-        const reads = new ReadCounter();
-        const unwatch = solver.watch?.(c, reads.onRead);
-        let stillValidating = false;
-        let announced = false;
-        try {
-          // The answer to completeChallenge is the challenge: valid already (nothing to wait for), or still
-          // pending/processing, when looking again at once would only cost a request.
-          ctx.lastRetryAfterMs = undefined;
-          let status: string | undefined;
-          if (challenge.status === 'pending') status = ((await client.completeChallenge(challenge)) as { status?: string } | undefined)?.status;
-          announced = true;
-          if (status !== 'valid') await this.#validated(client, challenge, reads, signal, ctx, status !== 'pending' && status !== 'processing');
-        } catch (e) {
-          // Cancelled (the steward stopping): the answer comes down; the order fails at the CA if it was reading.
-          if (signal?.aborted) throw e;
-          if (isStillPending(e)) {
-            // The CA is still validating: keep the order (and what the CA is reading) and look again later.
-            stillValidating = true;
-            throw new AuthorityError('unavailable', `${c.identifier} (${c.type}): the CA is still validating after ${this.#o.challengeTimeoutMs ?? 60_000} ms`, {
-              retryable: true,
-              cause: e,
-            });
-          }
-          // Only the CA's verdict (the challenge turned invalid) fails the order. No answer, a badNonce
-          // acme-client gave up on, a 5xx or a 429 is mapped as for every other call: retryable, same order,
-          // and the answer stays up, as the CA may be reading it.
-          const mapped = isCertstewardError(e) ? e : mapError(e, ctx, `${c.identifier} (${c.type})`, this.#o.directoryUrl);
-          if (mapped instanceof AuthorityError && mapped.kind !== 'invalid-response') {
-            stillValidating = announced && mapped.retryable;
-            throw mapped;
-          }
-          if (isCertstewardError(e)) throw e;
-          throw new AuthorityError('challenge-failed', `${c.identifier} (${c.type}): ${(e as Error).message}`, { retryable: false, cause: e });
-        } finally {
-          unwatch?.();
-          if (stillValidating) this.#keep(order.url, solver, c);
-          else await solver.cleanup(c).catch(() => undefined);
-        }
+      authorizations.map((authz) => {
+        const own: CallContext = { agent: ctx.agent, ...(ctx.nonces ? { nonces: ctx.nonces } : {}), ...(ctx.timeoutMs !== undefined ? { timeoutMs: ctx.timeoutMs } : {}) };
+        return this.#als.run(own, () => this.#answer(client, order.url, authz, kept, signal, own));
       }),
     );
+    await Promise.all([...kept.values()].map((k) => k.solver.cleanup(k.challenge).catch(() => undefined)));
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
+  }
+
+  /**
+   * Answers one authorization and waits for the CA's verdict. The answer is
+   * taken down afterwards, except while the CA may still be reading it (still
+   * validating at the deadline, a look that failed on the way, a cancelled
+   * call): then it is kept for the next call on the order.
+   */
+  async #answer(
+    client: AcmeClient,
+    orderUrl: string,
+    authz: Authorization,
+    kept: Map<string, { solver: ChallengeSolver; challenge: Challenge }>,
+    signal: AbortSignal | undefined,
+    ctx: CallContext,
+  ): Promise<void> {
+    if (authz.status === 'valid') return;
+    if (authz.status !== 'pending') {
+      throw new AuthorityError('challenge-failed', `${authz.identifier.value}: the authorization is ${authz.status}${describeChallengeErrors(authz)}`, { retryable: false });
+    }
+    const again = authz.challenges.map((ch) => kept.get(ch.token)).find((k) => k !== undefined);
+    let solver: ChallengeSolver;
+    let challenge: Authorization['challenges'][number];
+    let c: Challenge;
+    if (again) {
+      kept.delete(again.challenge.token);
+      ({ solver, challenge: c } = again);
+      challenge = authz.challenges.find((ch) => ch.token === c.token)!;
+    } else {
+      ({ solver, challenge } = this.#choose(authz));
+      c = {
+        type: challenge.type,
+        identifier: authz.identifier.value,
+        wildcard: authz.wildcard === true,
+        token: challenge.token,
+        keyAuthorization: await client.getChallengeKeyAuthorization(challenge),
+      };
+      signal?.throwIfAborted();
+    }
+    const what = `${c.identifier} (${c.type})`;
+    const reads = solver.watch ? new ReadCounter() : undefined;
+    let unwatch: (() => void) | undefined;
+    let up = again !== undefined;
+    // Whether the CA knows of the answer (and may be reading it).
+    let announced = again !== undefined || challenge.status !== 'pending';
+    let keep = false;
+    try {
+      if (!up) {
+        up = true; // a present that fails half way is still cleaned up
+        await solver.present(c);
+      }
+      // Watched from before the answer is announced: the CA may read it before completeChallenge returns.
+      if (reads) unwatch = solver.watch!(c, reads.onRead);
+      // The answer to completeChallenge is the challenge: valid already (nothing to wait for), or still
+      // pending/processing, when looking again at once would only cost a request.
+      ctx.lastRetryAfterMs = undefined;
+      let status: string | undefined;
+      // A kept answer was announced by an earlier call: announcing it again would start another validation (Pebble).
+      if (challenge.status === 'pending' && !again) status = ((await client.completeChallenge(challenge)) as { status?: string } | undefined)?.status;
+      announced = true;
+      if (status !== 'valid') await this.#validated(client, challenge, reads, signal, ctx, status !== 'pending' && status !== 'processing');
+    } catch (e) {
+      // Cancelled (the steward stopping): the answer stays up if the CA may be reading it, for the next start.
+      if (signal?.aborted) {
+        keep = announced;
+        throw e;
+      }
+      if (isStillPending(e)) {
+        // The CA is still validating: keep the order (and what the CA is reading) and look again later.
+        keep = true;
+        throw new AuthorityError('unavailable', `${what}: the CA is still validating after ${this.#o.challengeTimeoutMs ?? 60_000} ms`, { retryable: true, cause: e });
+      }
+      // Only the CA's verdict (the challenge turned invalid) fails the order. No answer, a badNonce
+      // acme-client gave up on, a 5xx or a 429 is mapped as for every other call: retryable, same order,
+      // and the answer stays up, as the CA may be reading it.
+      const mapped = isCertstewardError(e) ? e : mapError(e, ctx, what, this.#o.directoryUrl);
+      if (mapped instanceof AuthorityError && mapped.kind !== 'invalid-response') {
+        keep = announced && isPassing(mapped);
+        throw mapped;
+      }
+      if (isCertstewardError(e)) throw e;
+      throw new AuthorityError('challenge-failed', `${what}: ${(e as Error).message}`, { retryable: false, cause: e });
+    } finally {
+      try {
+        unwatch?.();
+      } catch {
+        // A solver's watch bookkeeping is its own.
+      }
+      if (up && keep) this.#keep(orderUrl, solver, c);
+      else if (up) await solver.cleanup(c).catch(() => undefined);
+    }
   }
 
   #rememberPlaced(order: Order): void {
@@ -468,12 +522,16 @@ export class AcmeAuthority implements CertificateAuthority {
   }
 
   #keep(orderUrl: string, solver: ChallengeSolver, challenge: Challenge): void {
-    const now = Date.now();
-    // An order nobody resumed (its renewal cancelled): the CA decided long ago, take its answers down.
-    for (const [url, list] of this.#kept) if (list.every((k) => now - k.at > KEPT_MAX_MS)) void this.#takeDownKept(url);
     const list = this.#kept.get(orderUrl) ?? [];
-    if (!list.some((k) => k.challenge.token === challenge.token)) list.push({ solver, challenge, at: now });
+    if (!list.some((k) => k.challenge.token === challenge.token)) list.push({ solver, challenge, at: Date.now() });
     this.#kept.set(orderUrl, list);
+  }
+
+  /** Takes down answers kept for orders nobody came back to (a cancelled renewal): the CA decided long ago. */
+  async #sweepKept(): Promise<void> {
+    const now = Date.now();
+    const stale = [...this.#kept].filter(([, list]) => list.every((k) => now - k.at > KEPT_MAX_MS)).map(([url]) => url);
+    await Promise.all(stale.map((url) => this.#takeDownKept(url)));
   }
 
   async #takeDownKept(orderUrl: string): Promise<void> {
@@ -498,7 +556,7 @@ export class AcmeAuthority implements CertificateAuthority {
   async #validated(
     client: AcmeClient,
     challenge: Authorization['challenges'][number],
-    reads: ReadCounter,
+    reads: ReadCounter | undefined,
     signal: AbortSignal | undefined,
     ctx: CallContext,
     lookFirst: boolean,
@@ -511,7 +569,7 @@ export class AcmeAuthority implements CertificateAuthority {
     let retryAfter = lookFirst ? undefined : ctx.lastRetryAfterMs;
     for (let look = lookFirst; ; look = true) {
       if (look) {
-        seen = reads.count;
+        seen = reads?.count ?? 0;
         ctx.lastRetryAfterMs = undefined;
         delete ctx.lastProblem;
         delete ctx.transportError;
@@ -524,9 +582,7 @@ export class AcmeAuthority implements CertificateAuthority {
           if (!isStillPending(e)) {
             // A look that failed on the way (a nonce rejected six times, a 5xx, a dropped connection) is
             // no verdict: look again until the deadline. A verdict or a refusal ends the wait.
-            const mapped = mapError(e, ctx, 'challenge', this.#o.directoryUrl);
-            const transient = mapped instanceof AuthorityError && mapped.retryable && mapped.kind !== 'invalid-response';
-            if (!transient || Date.now() >= deadline) throw e;
+            if (!isPassing(mapError(e, ctx, 'challenge', this.#o.directoryUrl)) || Date.now() >= deadline) throw e;
           } else if (Date.now() >= deadline) {
             throw e;
           }
@@ -541,7 +597,7 @@ export class AcmeAuthority implements CertificateAuthority {
       signal?.addEventListener('abort', stop, { once: true });
       try {
         const waits: Promise<unknown>[] = [sleep(delay, undefined, { signal: pause.signal })];
-        if (retryAfter === undefined && early < MAX_EARLY_LOOKS) {
+        if (reads && retryAfter === undefined && early < MAX_EARLY_LOOKS) {
           waits.push(
             reads.after(seen, pause.signal).then(async () => {
               early++;

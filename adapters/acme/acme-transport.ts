@@ -67,6 +67,8 @@ interface AxiosResponseLike {
  * are kept.
  */
 export class NoncePool {
+  /** The directory's newNonce URL, once seen: only a HEAD of it is answered from the pool. */
+  url: string | undefined;
   readonly #entries: { value: string; at: number }[] = [];
   readonly #capacity: number;
   readonly #maxAgeMs: number;
@@ -159,8 +161,8 @@ export function callContexts(axios: AxiosLike): AsyncLocalStorage<CallContext> {
     if (ctx.timeoutMs !== undefined) config['timeout'] = ctx.timeoutMs;
     // acme-client retries while retryAttempt ≤ its global retryMaxAttempts: start past any limit.
     config['retryAttempt'] = Number.MAX_SAFE_INTEGER;
-    // acme-client sends HEAD only to newNonce.
-    const nonce = String(config['method']).toLowerCase() === 'head' ? ctx.nonces?.take() : undefined;
+    const pool = ctx.nonces;
+    const nonce = pool?.url !== undefined && String(config['method']).toLowerCase() === 'head' && config['url'] === pool.url ? pool.take() : undefined;
     if (nonce !== undefined) {
       config['adapter'] = () =>
         Promise.resolve({ data: '', status: 200, statusText: 'OK', headers: { 'replay-nonce': nonce }, config, request: undefined });
@@ -172,10 +174,12 @@ export function callContexts(axios: AxiosLike): AsyncLocalStorage<CallContext> {
       const ctx = als.getStore();
       if (!ctx) return response;
       const after = retryAfterMs(response.headers['retry-after']);
-      const data = (response.data ?? {}) as { type?: unknown; detail?: unknown; subproblems?: unknown };
+      const data = (response.data ?? {}) as { type?: unknown; detail?: unknown; subproblems?: unknown; newNonce?: unknown };
+      const method = String(response.config?.method).toLowerCase();
+      if (ctx.nonces && method === 'get' && response.status === 200 && typeof data.newNonce === 'string') ctx.nonces.url = data.newNonce;
       // The nonce of a HEAD answer and of a badNonce problem is the one acme-client uses next; any other is free.
       const nonce = header(response.headers, 'replay-nonce');
-      if (nonce && ctx.nonces && String(response.config?.method).toLowerCase() !== 'head' && data.type !== BAD_NONCE) ctx.nonces.put(nonce);
+      if (nonce && ctx.nonces && method !== 'head' && data.type !== BAD_NONCE) ctx.nonces.put(nonce);
       if (response.status >= 400) {
         ctx.lastProblem = {
           status: response.status,

@@ -213,6 +213,8 @@ export class Steward {
   readonly #events: StewardEmitter;
   #timer: TimerHandle | undefined;
   #running = false;
+  /** stop() is waiting for in-flight work: lanes claim nothing more. */
+  #stopping = false;
   #tick: Promise<void> | undefined;
   #abort = new AbortController();
   #armGeneration = 0;
@@ -675,7 +677,8 @@ export class Steward {
    * more: no lease runs out while its record waits in a queue), so a slow
    * renewal holds up only its own lane, not a whole batch; a claim already
    * in flight is shared by the lanes that free up meanwhile. Stops when a
-   * claim comes back short (nothing more is due), when stopped, or on the
+   * claim comes back short (nothing more is due), when stopping (in-flight
+   * records are finished, no more are claimed), or on the
    * first failure of the store, which it rethrows once every lane is done.
    */
   async #runRounds(): Promise<RunSummary> {
@@ -706,8 +709,8 @@ export class Steward {
           totals.conflicts += r.conflict;
           continue;
         }
-        // Stopped: what was handed back is due again for the next start; claiming more is no failure to report.
-        if (drained || failure || this.#abort.signal.aborted) return;
+        // Stopping: in-flight work finishes, nothing more is claimed; what is left is due for the next start.
+        if (drained || failure || this.#stopping || this.#abort.signal.aborted) return;
         free++;
         try {
           claiming ??= claim().finally(() => (claiming = undefined));
@@ -719,7 +722,8 @@ export class Steward {
         }
       }
     };
-    await Promise.all(Array.from({ length: this.#concurrency }, lane));
+    // batchSize below concurrency also caps how many records are worked on at once, as it always has.
+    await Promise.all(Array.from({ length: Math.min(this.#concurrency, this.#claimSize) }, lane));
     if (failure && !this.#abort.signal.aborted) throw failure.error;
     return totals;
   }
@@ -732,12 +736,14 @@ export class Steward {
   }
 
   /**
-   * Stops the loop: waits for in-flight work (up to `stopGraceMs`, then aborts
-   * it; an aborted step is not a failure and is retried later), and leaves no
-   * timer behind. The steward can be started again.
+   * Stops the loop: claims nothing more, waits for the records being worked
+   * on (up to `stopGraceMs`, then aborts them; an aborted step is not a
+   * failure and is retried later), and leaves no timer behind. What was still
+   * due is due at the next start. The steward can be started again.
    */
   async stop(): Promise<void> {
     this.#running = false;
+    this.#stopping = true;
     this.#armGeneration++;
     this.#setTimer(Infinity, 0);
     const tick = this.#tick;
@@ -750,6 +756,7 @@ export class Steward {
       await tick.catch(() => undefined);
     }
     this.#abort = new AbortController();
+    this.#stopping = false;
   }
 
   #runTick(): Promise<void> {

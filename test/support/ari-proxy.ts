@@ -78,6 +78,8 @@ export interface WireRequest {
   readonly problem?: string;
   /** performance.now() when the request arrived. */
   readonly at: number;
+  /** For a POST: whether it is a POST-as-GET (empty JWS payload), not an action. */
+  readonly asGet?: boolean;
 }
 
 export interface AriProxy {
@@ -358,7 +360,15 @@ export async function startAriProxy(pebble: PebblePeer): Promise<AriProxy> {
     if (order) order.status = res.status;
     const isProblem = String(res.headers['content-type'] ?? '').startsWith('application/problem+json');
     const problemType = isProblem ? (JSON.parse(res.body.toString('utf8')) as { type?: string }).type?.replace('urn:ietf:params:acme:error:', '') : undefined;
-    wire.push({ method, path, status: res.status, at, ...(problemType ? { problem: problemType } : {}) });
+    let asGet: boolean | undefined;
+    if (method === 'POST') {
+      try {
+        asGet = (JSON.parse(body.toString('utf8')) as { payload?: string }).payload === '';
+      } catch {
+        asGet = undefined;
+      }
+    }
+    wire.push({ method, path, status: res.status, at, ...(problemType ? { problem: problemType } : {}), ...(asGet !== undefined ? { asGet } : {}) });
     if (proxy.challengeRetryAfter !== undefined && method === 'POST' && isChallengePath(path)) res.headers['retry-after'] = String(proxy.challengeRetryAfter);
     const type = String(res.headers['content-type'] ?? '');
     let out = res.body;

@@ -233,13 +233,20 @@ describe('nonces inside a call', () => {
     config: { method },
   });
 
-  it('keeps the nonce of every answer except a HEAD newNonce, and answers the next HEAD from it without a request', async () => {
+  it('keeps the nonce of every answer except a HEAD newNonce, and answers the next HEAD of newNonce from it without a request', async () => {
     const { als, onRequest, onResponse } = installed();
     const ctx: CallContext = { agent: undefined, nonces: new NoncePool() };
     als.run(ctx, () => {
+      onResponse({ status: 200, headers: {}, data: { newNonce: 'https://ca.test/new-nonce', newOrder: 'https://ca.test/new-order' }, config: { method: 'get' } });
       onResponse(ok('from-head', 'head', ''));
       onResponse(ok('from-post'));
     });
+    expect(ctx.nonces!.size).toBe(1);
+    expect(ctx.nonces!.url).toBe('https://ca.test/new-nonce');
+    // A HEAD of anything else (a solver checking its own answer) goes out as it is.
+    const elsewhere: Record<string, unknown> = { url: 'http://name.test/.well-known/acme-challenge/t', method: 'head' };
+    als.run(ctx, () => onRequest(elsewhere));
+    expect(elsewhere['adapter']).toBeUndefined();
     expect(ctx.nonces!.size).toBe(1);
     const head: Record<string, unknown> = { url: 'https://ca.test/new-nonce', method: 'head' };
     als.run(ctx, () => onRequest(head));
@@ -268,10 +275,17 @@ describe('nonces inside a call', () => {
   it('a signed request (POST) is never answered from the pool, and nothing is kept outside a call', () => {
     const { als, onRequest, onResponse } = installed();
     const ctx: CallContext = { agent: undefined, nonces: new NoncePool() };
+    ctx.nonces!.url = 'https://ca.test/order';
     ctx.nonces!.put('n1');
     const post: Record<string, unknown> = { url: 'https://ca.test/order', method: 'post' };
     als.run(ctx, () => onRequest(post));
     expect(post['adapter']).toBeUndefined();
+    // Before the directory was read, no HEAD is answered from the pool either.
+    const early: CallContext = { agent: undefined, nonces: new NoncePool() };
+    early.nonces!.put('n0');
+    const head: Record<string, unknown> = { url: 'https://ca.test/new-nonce', method: 'head' };
+    als.run(early, () => onRequest(head));
+    expect(head['adapter']).toBeUndefined();
     onResponse(ok('outside'));
     expect([ctx.nonces!.take(), ctx.nonces!.take()]).toEqual(['n1', undefined]);
   });

@@ -9,31 +9,33 @@ import { TestAuthority } from '../../../src/testing/test-authority.js';
 function gatedAuthority(inner: CertificateAuthority) {
   const gates = new Map<string, () => void>();
   const waiting = new Map<string, Promise<void>>();
+  let atGate = 0;
   const hold = (id: string) => waiting.set(id, new Promise<void>((r) => gates.set(id, r)));
   const authority: CertificateAuthority = {
     issue: async (req: IssueRequest, o) => {
-      await waiting.get(req.id);
+      const gate = waiting.get(req.id);
+      if (gate) {
+        atGate++;
+        await gate;
+        atGate--;
+      }
       return inner.issue(req, o);
     },
     resume: (ref, req, o) => inner.resume(ref, req, o),
   };
-  return { authority, hold, release: (id: string) => gates.get(id)?.() };
+  return { authority, hold, release: (id: string) => gates.get(id)?.(), waiting: () => atGate };
 }
 
-/** Records every claim's limit and how many claimed records are being worked on at once. */
+/** Records every claim's limit; `failClaim(n)` makes the n-th claim (counted from 1) fail. */
 function countingStore(inner: MemoryStore) {
   const limits: number[] = [];
-  let failNext: Error | undefined;
+  let failAt = 0;
   const store = new Proxy(inner, {
     get(target, prop, receiver) {
       if (prop === 'claimDue') {
         return async (...a: Parameters<CertificateStore['claimDue']>) => {
           limits.push(a[3]);
-          if (failNext) {
-            const e = failNext;
-            failNext = undefined;
-            throw e;
-          }
+          if (limits.length === failAt) throw new Error('database went away');
           return target.claimDue(...a);
         };
       }
@@ -41,16 +43,16 @@ function countingStore(inner: MemoryStore) {
       return typeof v === 'function' ? v.bind(target) : v;
     },
   });
-  return { store: store as CertificateStore, limits, failNextClaim: (e: Error) => void (failNext = e) };
+  return { store: store as CertificateStore, limits, failClaim: (n: number) => void (failAt = n) };
 }
 
-async function world(concurrency: number) {
+async function world(concurrency: number, extra: { batchSize?: number } = {}) {
   const clock = new ManualClock('2026-01-01T00:00:00Z');
   const keys = new MemoryKeyStore();
   const ca = await TestAuthority.create({ keys, clock });
   const gated = gatedAuthority(ca);
   const counted = countingStore(new MemoryStore());
-  const steward = createSteward({ store: counted.store, keys, clock, authorities: { test: gated.authority }, concurrency, pollIntervalMs: null });
+  const steward = createSteward({ store: counted.store, keys, clock, authorities: { test: gated.authority }, concurrency, pollIntervalMs: null, ...extra });
   const renewed: string[] = [];
   steward.on('renewal.succeeded', (e) => void renewed.push(e.id));
   const errors: unknown[] = [];
@@ -104,15 +106,50 @@ describe('Steward lanes', () => {
     const w = await world(2);
     for (let i = 0; i < 6; i++) await w.steward.track({ id: `c${i}`, authority: 'test', subjectAltNames: [`c${i}.example.test`] });
     w.gated.hold('c0');
+    // Claims: c0 and c1; then c2 for the lane c1 freed; the third fails while c0 is still at its CA.
+    w.counted.failClaim(3);
     const run = w.steward.runOnce();
-    await until(() => w.renewed.length === 1, 'one renewal beside the held one');
-    w.counted.failNextClaim(new Error('database went away'));
-    await until(() => w.counted.limits.length >= 3, 'the failing claim');
+    run.catch(() => undefined);
+    await until(() => w.counted.limits.length === 3, 'the failing claim');
+    expect(w.renewed.sort()).toEqual(['c1', 'c2']);
     w.gated.release('c0');
     await expect(run).rejects.toThrow('database went away');
     // The held record was finished, not abandoned, before the failure was reported.
     expect(w.renewed).toContain('c0');
     await w.steward.runOnce();
     expect(w.renewed).toHaveLength(6);
+  });
+
+  it('stop() lets the lanes finish their records and claims nothing more; the rest is due at the next start', async () => {
+    const w = await world(2);
+    for (let i = 0; i < 6; i++) await w.steward.track({ id: `c${i}`, authority: 'test', subjectAltNames: [`c${i}.example.test`] });
+    w.gated.hold('c0');
+    w.gated.hold('c1');
+    void w.steward.start();
+    await until(() => w.counted.limits.length === 1 && w.gated.waiting() === 2, 'both lanes at the CA');
+    const stopped = w.steward.stop();
+    w.gated.release('c0');
+    w.gated.release('c1');
+    await stopped;
+    expect(w.renewed.sort()).toEqual(['c0', 'c1']);
+    expect(w.counted.limits).toHaveLength(1);
+    await w.steward.runOnce();
+    expect(w.renewed).toHaveLength(6);
+    expect(w.errors).toEqual([]);
+  });
+
+  it('with batchSize below concurrency, works on no more records at once than batchSize', async () => {
+    const w = await world(4, { batchSize: 1 });
+    for (let i = 0; i < 3; i++) await w.steward.track({ id: `c${i}`, authority: 'test', subjectAltNames: [`c${i}.example.test`] });
+    w.gated.hold('c0');
+    const run = w.steward.runOnce();
+    await until(() => w.gated.waiting() === 1, 'c0 at the CA');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(w.renewed).toEqual([]);
+    expect(w.counted.limits).toEqual([1]);
+    w.gated.release('c0');
+    await run;
+    expect(w.renewed).toEqual(['c0', 'c1', 'c2']);
+    expect(Math.max(...w.counted.limits)).toBe(1);
   });
 });
