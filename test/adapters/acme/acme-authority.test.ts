@@ -23,12 +23,13 @@ import {
 import { RecordingAgent } from '../../../adapters/acme/acme-transport.js';
 import { AuthorityError, isCertstewardError } from '../../../src/errors.js';
 import { buildCsr, SoftwareKeyStore } from '../../../src/index.js';
-import type { IssueRequest, IssueResult } from '../../../src/ports/certificate-authority.js';
+import type { IssueRequest } from '../../../src/ports/certificate-authority.js';
 import type { KeyHandle } from '../../../src/ports/key-store.js';
 import { describeCertificateAuthority } from '../../../src/testing/contracts/authority-contract.js';
 import { MemoryKeyStore } from '../../../src/testing/memory-key-store.js';
 import { startMockDns, type MockDns } from '../../support/challtestsrv.js';
 import { freePort, startPebble, type PebblePeer } from '../../support/pebble.js';
+import { finishOrder } from '../../support/acme-orders.js';
 
 type AcmeSettings = { retryMaxAttempts: number; retryDefaultDelay: number };
 const acmeSettings = (): AcmeSettings => (acme.axios.defaults as unknown as { acmeSettings: AcmeSettings }).acmeSettings;
@@ -81,18 +82,9 @@ async function requestFor(names: readonly string[], key?: KeyHandle): Promise<Is
   return { id: names[0] ?? 'none', key: k, subjectAltNames, csrPem: await buildCsr({ key: k, subjectAltNames }) };
 }
 
-/** Resumes until issued (the steward's loop, without the waiting). */
-async function finish(a: AcmeAuthority, req: IssueRequest, first: IssueResult): Promise<string> {
-  let result = first;
-  for (let polls = 0; result.status === 'pending'; polls++) {
-    if (polls >= 10) throw new Error('still pending after 10 resume calls');
-    result = await a.resume(result.orderRef, req);
-  }
-  return result.chainPem;
-}
 
 async function issueChain(a: AcmeAuthority, req: IssueRequest): Promise<string> {
-  return finish(a, req, await a.issue(req));
+  return finishOrder(a, req, await a.issue(req));
 }
 
 function certsOf(chainPem: string): X509Certificate[] {
@@ -316,7 +308,7 @@ describe('AcmeAuthority on Pebble: crash-resume', () => {
     // The restart: a new AcmeAuthority (and acme-client Client) sharing nothing with the first but the account key.
     const counted = countingAcme();
     const after = await authority({ acme: counted.module, accountKey });
-    const chain = await finish(after, req, await after.resume(first.orderRef, req));
+    const chain = await finishOrder(after, req, await after.resume(first.orderRef, req));
     const leaf = verifiedLeaf(chain, root);
     expect(dnsNamesOf(leaf)).toEqual(['resume.test', 'www.resume.test']);
     expect(leafSpki(leaf)).toBe(await spkiOf(req.key));
@@ -333,7 +325,7 @@ describe('AcmeAuthority on Pebble: crash-resume', () => {
     if (first.status !== 'pending') throw new Error('expected a pending order');
     const counted = countingAcme();
     const after = await authority({ acme: counted.module, accountKey, accountUrl: before.accountUrl! });
-    verifiedLeaf(await finish(after, req, first), root);
+    verifiedLeaf(await finishOrder(after, req, first), root);
     expect(counted.calls.filter((c) => c.method === 'createAccount' || c.method === 'createOrder')).toEqual([]);
   });
 

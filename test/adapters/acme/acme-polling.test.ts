@@ -20,10 +20,11 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AcmeAuthority } from '../../../adapters/acme/acme-authority.js';
 import type { Challenge, ChallengeSolver } from '../../../adapters/acme/challenge-solver.js';
 import { Http01Solver } from '../../../adapters/acme/http01-solver.js';
-import { AuthorityError, buildCsr, type IssueRequest, type IssueResult } from '../../../src/index.js';
+import { AuthorityError, buildCsr, type IssueRequest } from '../../../src/index.js';
 import { MemoryKeyStore } from '../../../src/testing/index.js';
 import { isChallengePath, startAriProxy, type AriProxy, type WireRequest } from '../../support/ari-proxy.js';
 import { startPebble, type PebblePeer } from '../../support/pebble.js';
+import { finishOrder } from '../../support/acme-orders.js';
 
 let pebble: PebblePeer;
 let proxy: AriProxy;
@@ -112,14 +113,6 @@ async function requestFor(name: string): Promise<IssueRequest> {
   return { id: name, key, subjectAltNames, csrPem: await buildCsr({ key, subjectAltNames }) };
 }
 
-async function finish(a: AcmeAuthority, req: IssueRequest, first: IssueResult): Promise<string> {
-  let result = first;
-  for (let polls = 0; result.status === 'pending'; polls++) {
-    if (polls >= 10) throw new Error('still pending after 10 resume calls');
-    result = await a.resume(result.orderRef, req);
-  }
-  return result.chainPem;
-}
 
 /** The challenge requests on the wire: the first answers the challenge, the others are looks at it. */
 function challengeRequests(): WireRequest[] {
@@ -136,7 +129,7 @@ describe('nonces', () => {
     const a = await authority();
     for (const name of ['nonce-1.poll.test', 'nonce-2.poll.test', 'nonce-3.poll.test']) {
       const req = await requestFor(name);
-      await finish(a, req, await a.issue(req));
+      await finishOrder(a, req, await a.issue(req));
     }
     const heads = proxy.wire.filter((w) => w.method === 'HEAD' && w.path === proxy.resources['newNonce']);
     const signed = proxy.wire.filter((w) => w.method === 'POST');
@@ -154,23 +147,24 @@ describe('nonces', () => {
 describe('challenge polling', () => {
   beforeEach(() => answered.clear());
 
-  it('looks again just after the CA has read the answer, when the solver can tell', async () => {
+  /** One order whose validation the CA can finish only 2 s after it first reads the answer: the looks at the challenge, and when that answer left. */
+  async function slowValidation(solver: ChallengeSolver, name: string): Promise<{ looks: WireRequest[]; answeredAt: number }> {
     firstReadDelayMs = 2_000;
-    const a = await authority({ solver: watching });
-    const req = await requestFor('watched.poll.test');
-    await finish(a, req, await a.issue(req));
-    const looks = challengeRequests().slice(1);
+    const a = await authority({ solver });
+    const req = await requestFor(name);
+    await finishOrder(a, req, await a.issue(req));
+    return { looks: challengeRequests().slice(1), answeredAt: onlyAnswer() };
+  }
+
+  it('looks again just after the CA has read the answer, when the solver can tell', async () => {
+    const { looks, answeredAt } = await slowValidation(watching, 'watched.poll.test');
     // The blind schedule would look at about 1.55 s and 3.15 s after answering the challenge: 1.1 s after the read.
-    expect(looks.at(-1)!.at - onlyAnswer()).toBeLessThan(400);
+    expect(looks.at(-1)!.at - answeredAt).toBeLessThan(400);
   });
 
   it('without watch, keeps its blind schedule (the control for the test above)', async () => {
-    firstReadDelayMs = 2_000;
-    const a = await authority({ solver: blind });
-    const req = await requestFor('blind.poll.test');
-    await finish(a, req, await a.issue(req));
-    const looks = challengeRequests().slice(1);
-    expect(looks.at(-1)!.at - onlyAnswer()).toBeGreaterThan(700);
+    const { looks, answeredAt } = await slowValidation(blind, 'blind.poll.test');
+    expect(looks.at(-1)!.at - answeredAt).toBeGreaterThan(700);
     // 50 ms doubling: about six looks in 3 s (a schedule that did not back off would make dozens).
     expect(looks.length).toBeGreaterThanOrEqual(4);
     expect(looks.length).toBeLessThanOrEqual(8);
@@ -181,7 +175,7 @@ describe('challenge polling', () => {
     proxy.challengeRetryAfter = 1;
     const a = await authority({ solver: watching });
     const req = await requestFor('retry-after.poll.test');
-    await finish(a, req, await a.issue(req));
+    await finishOrder(a, req, await a.issue(req));
     // The answer to the challenge and each look carry Retry-After: 1.
     const requests = challengeRequests();
     expect(requests.length).toBeGreaterThanOrEqual(2);
@@ -213,7 +207,7 @@ describe('challenge polling', () => {
     expect(calls).toEqual({ present: 1, cleanup: 0 });
     expect(challengeRequests().filter((r) => !r.asGet)).toHaveLength(1);
     await new Promise((r) => setTimeout(r, 1_600));
-    const chain = await finish(a, req, placed);
+    const chain = await finishOrder(a, req, placed);
     expect(chain).toMatch(/BEGIN CERTIFICATE/);
     expect(proxy.newOrders).toHaveLength(1);
     expect(inner.pending).toBe(0);
