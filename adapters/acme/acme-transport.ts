@@ -26,8 +26,8 @@
  * @module
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { ClientRequest } from 'node:http';
 import { Agent, type AgentOptions } from 'node:https';
-import type { Duplex } from 'node:stream';
 
 /** What one call remembers of its HTTP exchanges. */
 export interface CallContext {
@@ -117,9 +117,11 @@ const contexts = new WeakMap<object, AsyncLocalStorage<CallContext>>();
 
 /**
  * The TLS agent of one authority: trusts what the host says (`ca`) and keeps
- * the real network error of a connection (refused, untrusted certificate,
- * reset) in the context of the call that opened it, because acme-client
- * replaces it with a `TypeError` when its own retries are off.
+ * the real network error of each request (refused, untrusted certificate,
+ * reset) in the context of the call that made the request, because
+ * acme-client replaces it with a `TypeError` when its own retries are off. The
+ * error is taken from the request, not the socket: a keep-alive socket opened
+ * by one call and reused by another reports to the one using it.
  */
 export class RecordingAgent extends Agent {
   readonly #als: () => AsyncLocalStorage<CallContext> | undefined;
@@ -128,11 +130,11 @@ export class RecordingAgent extends Agent {
     this.#als = als;
   }
 
-  override createConnection(...args: Parameters<Agent['createConnection']>): Duplex {
-    const socket = (Agent.prototype as unknown as { createConnection: (...a: unknown[]) => Duplex }).createConnection.apply(this, args);
+  // http.Agent's hook for each request it is given (public in practice: proxy agents override it too).
+  addRequest(req: ClientRequest, options: unknown): void {
     const ctx = this.#als()?.getStore();
-    if (ctx) socket.once('error', (e: Error) => void (ctx.transportError = e));
-    return socket;
+    if (ctx) req.once('error', (e: Error) => void (ctx.transportError = e));
+    (Agent.prototype as unknown as { addRequest: (req: ClientRequest, options: unknown) => void }).addRequest.call(this, req, options);
   }
 }
 

@@ -4,10 +4,26 @@
  * (on a stand-in axios, so each effect is seen alone) and the recording agent.
  */
 import type { AsyncLocalStorage } from 'node:async_hooks';
-import { request } from 'node:https';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer as createHttpsServer, request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { NoncePool, RecordingAgent, callContexts, retryAfterMs, type CallContext } from '../../../adapters/acme/acme-transport.js';
 import { freePort } from '../../support/pebble.js';
+
+/** A self-signed certificate for localhost, made once with openssl. */
+const tls = (() => {
+  const dir = mkdtempSync(join(tmpdir(), 'certsteward-transport-'));
+  try {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=localhost',
+      '-addext', 'subjectAltName=DNS:localhost', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'pipe' });
+    return { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+})();
 
 type RequestHook = (config: Record<string, unknown>) => unknown;
 type ResponseHook = (response: { status: number; headers: Record<string, unknown>; data: unknown; config?: { method?: unknown } }) => unknown;
@@ -188,6 +204,45 @@ describe('RecordingAgent', () => {
       expect(running.transportError).toBe(inside);
     } finally {
       agent.destroy();
+    }
+  });
+});
+
+describe('RecordingAgent on a reused keep-alive socket', () => {
+  it('reports a connection dropped mid-request to the call that made the request, not to the call that opened the socket', async () => {
+    let served = 0;
+    const server = createHttpsServer({ key: tls.key, cert: tls.cert }, (req, res) => {
+      served++;
+      // The second request on the connection: the connection drops before any answer.
+      if (served === 2) req.socket.destroy();
+      else res.end('ok');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    const als = callContexts(fakeAxios());
+    const agent = new RecordingAgent({ keepAlive: true, maxSockets: 1, ca: tls.cert }, () => als);
+    const get = () =>
+      new Promise<string>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, path: '/', agent, servername: 'localhost' }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(String(res.statusCode)));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    try {
+      const opener: CallContext = { agent };
+      const user: CallContext = { agent };
+      expect(await als.run(opener, get)).toBe('200');
+      const e = await als.run(user, get).then(() => undefined, (err: unknown) => err);
+      expect(e).toBeInstanceOf(Error);
+      expect(served).toBe(2); // the same (reused) connection carried both
+      expect(user.transportError).toBe(e);
+      expect(opener.transportError).toBeUndefined();
+    } finally {
+      agent.destroy();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
     }
   });
 });
