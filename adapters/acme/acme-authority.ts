@@ -22,7 +22,7 @@ import type {
   RenewalInfo,
   RevocationReason,
 } from '../../src/ports/certificate-authority.js';
-import { NoncePool, RecordingAgent, callContexts, retryAfterMs, type CallContext } from './acme-transport.js';
+import { NoncePool, RecordingAgent, RecordingHttpAgent, callContexts, retryAfterMs, type CallContext } from './acme-transport.js';
 import type { Challenge, ChallengeSolver } from './challenge-solver.js';
 import type { AcmeAuthorityOptions, AcmeClientModule } from './options.js';
 
@@ -111,6 +111,7 @@ export class AcmeAuthority implements CertificateAuthority {
   readonly #client: AcmeClient;
   readonly #als: AsyncLocalStorage<CallContext>;
   readonly #agent: RecordingAgent;
+  readonly #httpAgent: RecordingHttpAgent;
   readonly #nonces = new NoncePool();
   /** Orders just placed, as newOrder returned them, until their first `resume` (by URL). */
   readonly #placed = new Map<string, { order: Order; at: number }>();
@@ -135,6 +136,7 @@ export class AcmeAuthority implements CertificateAuthority {
       throw new ConfigError('ca', undefined, `AcmeAuthority: ca is not a usable PEM trust anchor: ${(e as Error).message}`, { cause: e });
     }
     this.#agent = new RecordingAgent({ keepAlive: true, ...(secureContext ? { secureContext } : {}) }, () => this.#als);
+    this.#httpAgent = new RecordingHttpAgent({ keepAlive: true }, () => this.#als);
     let accountKey: KeyObject;
     try {
       accountKey = KeyObject.from(options.accountKey.privateKey);
@@ -365,6 +367,7 @@ export class AcmeAuthority implements CertificateAuthority {
   close(): void {
     for (const url of [...this.#kept.keys()]) void this.#takeDownKept(url);
     this.#agent.destroy();
+    this.#httpAgent.destroy();
     void this.#staging?.then((s) => s.close(), () => undefined);
   }
 
@@ -409,7 +412,7 @@ export class AcmeAuthority implements CertificateAuthority {
     // Each in a context of its own: one's network error or Retry-After is not another's.
     const settled = await Promise.allSettled(
       authorizations.map((authz) => {
-        const own: CallContext = { agent: ctx.agent, ...(ctx.nonces ? { nonces: ctx.nonces } : {}), ...(ctx.timeoutMs !== undefined ? { timeoutMs: ctx.timeoutMs } : {}) };
+        const own: CallContext = { agent: ctx.agent, ...(ctx.httpAgent ? { httpAgent: ctx.httpAgent } : {}), ...(ctx.nonces ? { nonces: ctx.nonces } : {}), ...(ctx.timeoutMs !== undefined ? { timeoutMs: ctx.timeoutMs } : {}) };
         return this.#als.run(own, () => this.#answer(client, order.url, authz, kept, signal, own));
       }),
     );
@@ -709,7 +712,7 @@ export class AcmeAuthority implements CertificateAuthority {
   /** Runs acme-client calls in this authority's context and maps what fails to {@link AuthorityError}. */
   async #call<T>(what: string, signal: AbortSignal | undefined, fn: (client: AcmeClient, ctx: CallContext) => Promise<T>): Promise<T> {
     signal?.throwIfAborted();
-    const ctx: CallContext = { agent: this.#agent, nonces: this.#nonces, timeoutMs: this.#o.requestTimeoutMs ?? 30_000 };
+    const ctx: CallContext = { agent: this.#agent, httpAgent: this.#httpAgent, nonces: this.#nonces, timeoutMs: this.#o.requestTimeoutMs ?? 30_000 };
     try {
       return await this.#als.run(ctx, () => fn(this.#client, ctx));
     } catch (e) {

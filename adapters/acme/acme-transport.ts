@@ -26,12 +26,14 @@
  * @module
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { ClientRequest } from 'node:http';
+import { Agent as HttpAgent, type AgentOptions as HttpAgentOptions, type ClientRequest } from 'node:http';
 import { Agent, type AgentOptions } from 'node:https';
 
 /** What one call remembers of its HTTP exchanges. */
 export interface CallContext {
   readonly agent: Agent | undefined;
+  /** The agent for a plain-HTTP server. */
+  readonly httpAgent?: HttpAgent;
   /** The authority's unused nonces, from the CA's earlier answers. */
   readonly nonces?: NoncePool;
   /** Timeout of each HTTP request. */
@@ -124,18 +126,32 @@ const contexts = new WeakMap<object, AsyncLocalStorage<CallContext>>();
  * by one call and reused by another reports to the one using it.
  */
 export class RecordingAgent extends Agent {
-  readonly #als: () => AsyncLocalStorage<CallContext> | undefined;
   constructor(options: AgentOptions, als: () => AsyncLocalStorage<CallContext> | undefined) {
     super(options);
-    this.#als = als;
+    recordRequestErrors(this, als);
   }
+}
 
-  // http.Agent's hook for each request it is given (public in practice: proxy agents override it too).
-  addRequest(req: ClientRequest, options: unknown): void {
-    const ctx = this.#als()?.getStore();
-    if (ctx) req.once('error', (e: Error) => void (ctx.transportError = e));
-    (Agent.prototype as unknown as { addRequest: (req: ClientRequest, options: unknown) => void }).addRequest.call(this, req, options);
+/** The same for a plain-HTTP ACME server (`http:` directory URL, a test CA on a private network). */
+export class RecordingHttpAgent extends HttpAgent {
+  constructor(options: HttpAgentOptions, als: () => AsyncLocalStorage<CallContext> | undefined) {
+    super(options);
+    recordRequestErrors(this, als);
   }
+}
+
+/**
+ * Wraps http.Agent's hook for each request it is given (public in practice:
+ * proxy agents override it too) so the request's error lands in its call's context.
+ */
+function recordRequestErrors(agent: HttpAgent, als: () => AsyncLocalStorage<CallContext> | undefined): void {
+  const own = agent as unknown as { addRequest: (req: ClientRequest, options: unknown) => void };
+  const addRequest = own.addRequest;
+  own.addRequest = function (req, options) {
+    const ctx = als()?.getStore();
+    if (ctx) req.once('error', (e: Error) => void (ctx.transportError = e));
+    addRequest.call(this, req, options);
+  };
 }
 
 /** Parses an HTTP Retry-After value (seconds or an HTTP date) to milliseconds. */
@@ -160,6 +176,7 @@ export function callContexts(axios: AxiosLike): AsyncLocalStorage<CallContext> {
     const ctx = als.getStore();
     if (!ctx) return config;
     if (ctx.agent) config['httpsAgent'] = ctx.agent;
+    if (ctx.httpAgent) config['httpAgent'] = ctx.httpAgent;
     if (ctx.timeoutMs !== undefined) config['timeout'] = ctx.timeoutMs;
     // acme-client retries while retryAttempt ≤ its global retryMaxAttempts: start past any limit.
     config['retryAttempt'] = Number.MAX_SAFE_INTEGER;

@@ -357,6 +357,18 @@ describe('AcmeAuthority: typed errors', () => {
     expect(elapsed).toBeLessThan(2_000);
   });
 
+  it('an unreachable plain-HTTP directory also fails as `unavailable` with ECONNREFUSED as the cause', async () => {
+    const port = await freePort();
+    const a = await authority({ directoryUrl: `http://127.0.0.1:${port}/dir` });
+    const e = asAuthorityError(await errorOf(() => a.issue(dummyRequest)));
+    expect({ kind: e.kind, retryable: e.retryable, code: (e.cause as NodeJS.ErrnoException | undefined)?.code }).toEqual({
+      kind: 'unavailable',
+      retryable: true,
+      code: 'ECONNREFUSED',
+    });
+    expect(e.message).toContain(`ECONNREFUSED`);
+  });
+
   it('a Pebble whose TLS CA is not trusted fails as `unavailable` with the certificate error as the cause', async () => {
     const a = await authority({ ca: undefined });
     const started = Date.now();
