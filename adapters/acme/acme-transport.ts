@@ -103,9 +103,6 @@ export class NoncePool {
     return undefined;
   }
 
-  clear(): void {
-    this.#entries.length = 0;
-  }
 }
 
 const BAD_NONCE = 'urn:ietf:params:acme:error:badNonce';
