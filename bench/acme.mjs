@@ -183,7 +183,7 @@ async function steward(peer, phase, concurrency) {
   } finally {
     clearTimeout(timer);
     await s.stop();
-    authority.close();
+    await authority.close();
     await http01.close();
   }
 }

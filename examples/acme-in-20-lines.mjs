@@ -39,6 +39,6 @@ const done = new Promise((resolve, reject) => {
 });
 await steward.track({ id: name, authority: 'acme', subjectAltNames: [name] });
 await steward.start();
-const e = await done.finally(async () => { await steward.stop(); acme.close(); await http01.close(); });
+const e = await done.finally(async () => { await steward.stop(); await acme.close(); await http01.close(); });
 const names = parseCertificates(e.chainPem)[0].subjectAltNames.map((n) => n.value);
 console.log(`renewal.succeeded ${e.id}: serial ${e.serialNumber}, names ${names.join(', ')}, valid until ${e.notAfter.toISOString()}`);

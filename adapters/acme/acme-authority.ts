@@ -50,6 +50,15 @@ const PLACED_MAX = 256;
 /** How long an answer stays up for a CA still validating when no call comes back for its order. */
 const KEPT_MAX_MS = 10 * 60_000;
 
+/** A challenge answer kept up after a call ended (see AcmeAuthority's `#kept`). */
+interface Kept {
+  readonly solver: ChallengeSolver;
+  readonly challenge: Challenge;
+  readonly orderUrl: string;
+  readonly confirmed: boolean;
+  readonly at: number;
+}
+
 /** acme-client's error for an item still pending or processing. */
 function isStillPending(e: unknown): boolean {
   return (e as Error | undefined)?.message === 'Operation is pending or processing';
@@ -115,8 +124,13 @@ export class AcmeAuthority implements CertificateAuthority {
   readonly #nonces = new NoncePool();
   /** Orders just placed, as newOrder returned them, until their first `resume` (by URL). */
   readonly #placed = new Map<string, { order: Order; at: number }>();
-  /** Answers left up for a CA that was still validating when a call gave up, by order URL. */
-  readonly #kept = new Map<string, { solver: ChallengeSolver; challenge: Challenge; at: number }[]>();
+  /**
+   * Answers left up for a CA that may still be reading them when a call gave
+   * up, by challenge token (an authorization, and so its token, can serve
+   * several orders). `confirmed`: the CA answered the announcement.
+   */
+  readonly #kept = new Map<string, Kept>();
+  #closed = false;
   #accountUrl: string | undefined;
   #account: Promise<string> | undefined;
   #directory: Promise<Record<string, unknown>> | undefined;
@@ -256,7 +270,7 @@ export class AcmeAuthority implements CertificateAuthority {
       for (let step = 0; step < 4; step++) {
         options.signal?.throwIfAborted();
         // Past its authorizations: answers an earlier call left up for a CA still validating come down.
-        if (order.status !== 'pending') await this.#takeDownKept(ref.order);
+        if (order.status !== 'pending') await this.#takeDown([...this.#kept.values()].filter((k) => k.orderUrl === ref.order));
         switch (order.status) {
           case 'pending':
             await this.#authorize(client, order, options.signal, ctx);
@@ -362,13 +376,15 @@ export class AcmeAuthority implements CertificateAuthority {
 
   /**
    * Closes the authority's idle connections (and its staging authority's) and
-   * takes down the challenge answers it kept up for a CA still validating.
+   * takes down the challenge answers it kept up for a CA that may still be
+   * reading them; resolves once they are down. A call still running takes its
+   * answers down itself when it ends.
    */
-  close(): void {
-    for (const url of [...this.#kept.keys()]) void this.#takeDownKept(url);
+  async close(): Promise<void> {
+    this.#closed = true;
     this.#agent.destroy();
     this.#httpAgent.destroy();
-    void this.#staging?.then((s) => s.close(), () => undefined);
+    await Promise.all([this.#takeDown([...this.#kept.values()]), this.#staging?.then((s) => s.close(), () => undefined)]);
   }
 
   #pending(orderRef: string, ctx: CallContext): IssueResult {
@@ -404,19 +420,14 @@ export class AcmeAuthority implements CertificateAuthority {
   /** Answers every pending authorization of the order, in parallel; cleanup always runs. */
   async #authorize(client: AcmeClient, order: Order, signal: AbortSignal | undefined, ctx: CallContext): Promise<void> {
     const authorizations = await client.getAuthorizations(order);
-    // Answers an earlier call left up while the CA was validating, by token: taken up again by a
-    // still-pending authorization (not presented twice), taken down otherwise.
-    const kept = new Map((this.#kept.get(order.url) ?? []).map((k) => [k.challenge.token, k] as const));
-    this.#kept.delete(order.url);
     // allSettled: when one authorization fails, the others still finish and clean up before the call ends.
     // Each in a context of its own: one's network error or Retry-After is not another's.
     const settled = await Promise.allSettled(
       authorizations.map((authz) => {
         const own: CallContext = { agent: ctx.agent, ...(ctx.httpAgent ? { httpAgent: ctx.httpAgent } : {}), ...(ctx.nonces ? { nonces: ctx.nonces } : {}), ...(ctx.timeoutMs !== undefined ? { timeoutMs: ctx.timeoutMs } : {}) };
-        return this.#als.run(own, () => this.#answer(client, order.url, authz, kept, signal, own));
+        return this.#als.run(own, () => this.#answer(client, order.url, authz, signal, own));
       }),
     );
-    await Promise.all([...kept.values()].map((k) => k.solver.cleanup(k.challenge).catch(() => undefined)));
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
   }
@@ -424,27 +435,28 @@ export class AcmeAuthority implements CertificateAuthority {
   /**
    * Answers one authorization and waits for the CA's verdict. The answer is
    * taken down afterwards, except while the CA may still be reading it (still
-   * validating at the deadline, a look that failed on the way, a cancelled
-   * call): then it is kept for the next call on the order.
+   * validating at the deadline, an announcement or a look that failed on the
+   * way, a cancelled call): then it is kept for the next call, which takes it
+   * up again instead of presenting it twice.
    */
-  async #answer(
-    client: AcmeClient,
-    orderUrl: string,
-    authz: Authorization,
-    kept: Map<string, { solver: ChallengeSolver; challenge: Challenge }>,
-    signal: AbortSignal | undefined,
-    ctx: CallContext,
-  ): Promise<void> {
+  async #answer(client: AcmeClient, orderUrl: string, authz: Authorization, signal: AbortSignal | undefined, ctx: CallContext): Promise<void> {
+    // Answers an earlier call left up for this authorization's challenges: this call holds them now.
+    const held = authz.challenges.flatMap((ch) => {
+      const k = this.#kept.get(ch.token);
+      if (k) this.#kept.delete(ch.token);
+      return k ? [k] : [];
+    });
+    const again = authz.status === 'pending' ? held[0] : undefined;
+    // The CA has decided (valid, invalid, expired): what was kept for it comes down.
+    await this.#takeDown(held.filter((k) => k !== again));
     if (authz.status === 'valid') return;
     if (authz.status !== 'pending') {
       throw new AuthorityError('challenge-failed', `${authz.identifier.value}: the authorization is ${authz.status}${describeChallengeErrors(authz)}`, { retryable: false });
     }
-    const again = authz.challenges.map((ch) => kept.get(ch.token)).find((k) => k !== undefined);
     let solver: ChallengeSolver;
     let challenge: Authorization['challenges'][number];
     let c: Challenge;
     if (again) {
-      kept.delete(again.challenge.token);
       ({ solver, challenge: c } = again);
       challenge = authz.challenges.find((ch) => ch.token === c.token)!;
     } else {
@@ -459,26 +471,39 @@ export class AcmeAuthority implements CertificateAuthority {
       signal?.throwIfAborted();
     }
     const what = `${c.identifier} (${c.type})`;
-    const reads = solver.watch ? new ReadCounter() : undefined;
-    let unwatch: (() => void) | undefined;
     let up = again !== undefined;
-    // Whether the CA knows of the answer (and may be reading it).
+    // Whether the CA may know of the answer (and be reading it), and whether it said so.
     let announced = again !== undefined || challenge.status !== 'pending';
+    let confirmed = again?.confirmed === true || challenge.status !== 'pending';
     let keep = false;
+    let unwatch: (() => void) | undefined;
     try {
       if (!up) {
         up = true; // a present that fails half way is still cleaned up
-        await solver.present(c);
+        try {
+          await solver.present(c);
+        } catch (e) {
+          throw new AuthorityError('unavailable', `${what}: the solver could not present the answer: ${e instanceof Error ? e.message : String(e)}`, { retryable: true, cause: e });
+        }
       }
       // Watched from before the answer is announced: the CA may read it before completeChallenge returns.
-      if (reads) unwatch = solver.watch!(c, reads.onRead);
+      // A watch that fails only costs the early looks.
+      let reads: ReadCounter | undefined = solver.watch ? new ReadCounter() : undefined;
+      try {
+        if (reads) unwatch = solver.watch!(c, reads.onRead);
+      } catch {
+        reads = undefined;
+      }
       // The answer to completeChallenge is the challenge: valid already (nothing to wait for), or still
       // pending/processing, when looking again at once would only cost a request.
       ctx.lastRetryAfterMs = undefined;
       let status: string | undefined;
-      // A kept answer was announced by an earlier call: announcing it again would start another validation (Pebble).
-      if (challenge.status === 'pending' && !again) status = ((await client.completeChallenge(challenge)) as { status?: string } | undefined)?.status;
-      announced = true;
+      // An announcement the CA answered is not repeated: it would start another validation (Pebble).
+      if (challenge.status === 'pending' && !confirmed) {
+        announced = true; // the request may reach the CA even if its answer does not reach us
+        status = ((await client.completeChallenge(challenge)) as { status?: string } | undefined)?.status;
+        confirmed = true;
+      }
       if (status !== 'valid') await this.#validated(client, challenge, reads, signal, ctx, status !== 'pending' && status !== 'processing');
     } catch (e) {
       // Cancelled (the steward stopping): the answer stays up if the CA may be reading it, for the next start.
@@ -507,7 +532,7 @@ export class AcmeAuthority implements CertificateAuthority {
       } catch {
         // A solver's watch bookkeeping is its own.
       }
-      if (up && keep) this.#keep(orderUrl, solver, c);
+      if (up && keep && !this.#closed) this.#kept.set(c.token, { solver, challenge: c, orderUrl, confirmed, at: Date.now() });
       else if (up) await solver.cleanup(c).catch(() => undefined);
     }
   }
@@ -524,23 +549,14 @@ export class AcmeAuthority implements CertificateAuthority {
     return p && Date.now() - p.at <= PLACED_MAX_MS ? p.order : undefined;
   }
 
-  #keep(orderUrl: string, solver: ChallengeSolver, challenge: Challenge): void {
-    const list = this.#kept.get(orderUrl) ?? [];
-    if (!list.some((k) => k.challenge.token === challenge.token)) list.push({ solver, challenge, at: Date.now() });
-    this.#kept.set(orderUrl, list);
-  }
-
   /** Takes down answers kept for orders nobody came back to (a cancelled renewal): the CA decided long ago. */
   async #sweepKept(): Promise<void> {
     const now = Date.now();
-    const stale = [...this.#kept].filter(([, list]) => list.every((k) => now - k.at > KEPT_MAX_MS)).map(([url]) => url);
-    await Promise.all(stale.map((url) => this.#takeDownKept(url)));
+    await this.#takeDown([...this.#kept.values()].filter((k) => now - k.at > KEPT_MAX_MS));
   }
 
-  async #takeDownKept(orderUrl: string): Promise<void> {
-    const kept = this.#kept.get(orderUrl);
-    if (!kept) return;
-    this.#kept.delete(orderUrl);
+  async #takeDown(kept: readonly Kept[]): Promise<void> {
+    for (const k of kept) if (this.#kept.get(k.challenge.token) === k) this.#kept.delete(k.challenge.token);
     await Promise.all(kept.map((k) => k.solver.cleanup(k.challenge).catch(() => undefined)));
   }
 
@@ -689,7 +705,7 @@ export class AcmeAuthority implements CertificateAuthority {
       const send = u.protocol === 'http:' ? httpRequest : httpsRequest;
       const req = send(
         u,
-        { method: 'GET', ...(u.protocol === 'https:' ? { agent: this.#agent } : {}), timeout: this.#o.requestTimeoutMs ?? 30_000, ...(signal ? { signal } : {}) },
+        { method: 'GET', agent: u.protocol === 'https:' ? this.#agent : this.#httpAgent, timeout: this.#o.requestTimeoutMs ?? 30_000, ...(signal ? { signal } : {}) },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
@@ -729,7 +745,10 @@ function mapError(e: unknown, ctx: CallContext, what: string, directoryUrl: stri
   const origin = new URL(directoryUrl).origin;
   if (ctx.transportError) {
     const t = ctx.transportError as NodeJS.ErrnoException;
-    return new AuthorityError('unavailable', `${what}: ACME server ${origin} unreachable: ${t.code ? `${t.code} ` : ''}${t.message}`, { retryable: true, cause: t });
+    // axios's request timeout: the server took the request but did not answer in time.
+    const silent = t.code === 'ECONNABORTED' || t.code === 'ETIMEDOUT';
+    const how = silent ? `did not answer within ${ctx.timeoutMs ?? 30_000} ms` : 'unreachable';
+    return new AuthorityError('unavailable', `${what}: ACME server ${origin} ${how}: ${t.code ? `${t.code} ` : ''}${t.message}`, { retryable: true, cause: t });
   }
   const p = ctx.lastProblem;
   if (p && (message === p.detail || message.includes(p.detail) || p.detail === '')) {

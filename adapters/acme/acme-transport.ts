@@ -142,13 +142,26 @@ export class RecordingHttpAgent extends HttpAgent {
  * proxy agents override it too) so the request's error lands in its call's context.
  */
 function recordRequestErrors(agent: HttpAgent, als: () => AsyncLocalStorage<CallContext> | undefined): void {
-  const own = agent as unknown as { addRequest: (req: ClientRequest, options: unknown) => void };
+  const own = agent as unknown as { addRequest: (req: ClientRequest, ...rest: unknown[]) => void };
   const addRequest = own.addRequest;
-  own.addRequest = function (req, options) {
+  own.addRequest = function (req, ...rest) {
     const ctx = als()?.getStore();
-    if (ctx) req.once('error', (e: Error) => void (ctx.transportError = e));
-    addRequest.call(this, req, options);
+    if (ctx) req.once('error', (e: Error) => void (ctx.transportError = ownError(e)));
+    addRequest.call(this, req, ...rest);
   };
+}
+
+/**
+ * The network error itself. axios's own errors (its request timeout) carry the
+ * request config, signed body included: only name, message and code are kept.
+ */
+function ownError(e: Error): Error {
+  if (!('config' in e) && !('request' in e)) return e;
+  const clean = new Error(e.message) as Error & { code?: unknown };
+  clean.name = e.name;
+  const code = (e as { code?: unknown }).code;
+  if (code !== undefined) clean.code = code;
+  return clean;
 }
 
 /** Parses an HTTP Retry-After value (seconds or an HTTP date) to milliseconds. */

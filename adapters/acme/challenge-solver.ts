@@ -23,8 +23,12 @@ export interface Challenge {
 }
 
 /**
- * Answers challenges of the types it lists. `cleanup` is always called after
- * `present`, also when validation failed or the call was cancelled.
+ * Answers challenges of the types it lists. `cleanup` is called after
+ * `present` once the CA has decided, also when validation failed or
+ * `present` itself failed. While the CA may still be reading the answer (a
+ * call that gave up waiting or was cancelled) the authority keeps it up and
+ * calls `cleanup` later: when a later call on the order finds the CA decided,
+ * at `close()`, or at its first call 10 minutes on.
  *
  * @example
  * ```ts

@@ -229,8 +229,11 @@ export class Steward {
     this.#clock = options.clock ?? systemClock;
     this.#owner = options.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.#leaseMs = options.leaseMs ?? 5 * 60_000;
-    this.#concurrency = Math.max(1, options.concurrency ?? 4);
-    this.#claimSize = Math.max(1, Math.min(options.batchSize ?? 100, this.#concurrency));
+    for (const [name, v] of [['concurrency', options.concurrency], ['batchSize', options.batchSize]] as const) {
+      if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new ConfigError(name, v, `${name} must be an integer ≥ 1, got ${String(v)}`);
+    }
+    this.#concurrency = options.concurrency ?? 4;
+    this.#claimSize = Math.min(options.batchSize ?? 100, this.#concurrency);
     this.#poll = options.pollIntervalMs === undefined ? 5 * 60_000 : options.pollIntervalMs;
     this.#stopGraceMs = options.stopGraceMs ?? 30_000;
     this.#thresholds = resolveThresholds(options.thresholds);

@@ -111,6 +111,8 @@ export interface AriProxy {
   readonly wire: WireRequest[];
   /** Retry-After (seconds) added to every answer to a challenge request; undefined: none (Pebble's own). */
   challengeRetryAfter: number | undefined;
+  /** The next announcement of a challenge (a POST with a payload) reaches Pebble, but its answer is lost: the connection drops. */
+  dropNextAnnouncement: boolean;
   /** The paths of the directory's resources (`newNonce`, `newOrder`, …). */
   readonly resources: Readonly<Record<string, string>>;
   /** Back to the defaults: advertise, default `respond`, real time, nothing refused, no challenge Retry-After, logs cleared. */
@@ -225,6 +227,9 @@ function problem(status: number, type: string, detail: string): { status: number
   };
 }
 
+/** What `handle` returns for a request whose answer is to be lost. */
+const DROP = { status: 0, headers: {}, body: Buffer.alloc(0) };
+
 /** Pebble's challenge URLs: `/chalZ/<id>`. */
 export function isChallengePath(path: string): boolean {
   return path.startsWith('/chalZ/');
@@ -299,9 +304,11 @@ export async function startAriProxy(pebble: PebblePeer): Promise<AriProxy> {
     requestsFor: (certId) => ariRequests.filter((r) => r.certId === certId),
     wire,
     challengeRetryAfter: undefined,
+    dropNextAnnouncement: false,
     resources,
     reset() {
       proxy.challengeRetryAfter = undefined;
+      proxy.dropNextAnnouncement = false;
       wire.length = 0;
       proxy.advertise = true;
       proxy.respond = defaultReply;
@@ -370,6 +377,10 @@ export async function startAriProxy(pebble: PebblePeer): Promise<AriProxy> {
     }
     wire.push({ method, path, status: res.status, at, ...(problemType ? { problem: problemType } : {}), ...(asGet !== undefined ? { asGet } : {}) });
     if (proxy.challengeRetryAfter !== undefined && method === 'POST' && isChallengePath(path)) res.headers['retry-after'] = String(proxy.challengeRetryAfter);
+    if (proxy.dropNextAnnouncement && method === 'POST' && isChallengePath(path) && asGet === false) {
+      proxy.dropNextAnnouncement = false;
+      return DROP;
+    }
     const type = String(res.headers['content-type'] ?? '');
     let out = res.body;
     if (res.status === 200 && type.startsWith('application/pem-certificate-chain')) {
@@ -404,6 +415,7 @@ export async function startAriProxy(pebble: PebblePeer): Promise<AriProxy> {
     req.on('end', () => {
       handle(req.method ?? 'GET', req.url ?? '/', req.headers, Buffer.concat(chunks)).then(
         (r) => {
+          if (r === DROP) return void req.socket.destroy();
           res.writeHead(r.status, { ...r.headers, 'content-length': String(r.body.length) });
           res.end(req.method === 'HEAD' ? undefined : r.body);
         },

@@ -369,6 +369,24 @@ describe('AcmeAuthority: typed errors', () => {
     expect(e.message).toContain(`ECONNREFUSED`);
   });
 
+  it('a server that takes the request but never answers fails as `unavailable` after requestTimeoutMs, saying so, with no request config in the cause', async () => {
+    const silent = createHttpServer(() => undefined); // accepts, reads, never answers
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      const a = await authority({ directoryUrl: `http://127.0.0.1:${(silent.address() as { port: number }).port}/dir`, requestTimeoutMs: 300 });
+      const started = Date.now();
+      const e = asAuthorityError(await errorOf(() => a.issue(dummyRequest)));
+      expect({ kind: e.kind, retryable: e.retryable }).toEqual({ kind: 'unavailable', retryable: true });
+      expect(e.message).toMatch(/did not answer within 300 ms/);
+      expect(e.cause).toBeInstanceOf(Error);
+      expect(Object.keys(e.cause as object)).not.toContain('config');
+      expect(Date.now() - started).toBeLessThan(2_000);
+    } finally {
+      silent.closeAllConnections();
+      await new Promise((r) => silent.close(r));
+    }
+  });
+
   it('a Pebble whose TLS CA is not trusted fails as `unavailable` with the certificate error as the cause', async () => {
     const a = await authority({ ca: undefined });
     const started = Date.now();

@@ -81,7 +81,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const t of timers) clearTimeout(t);
-  for (const a of opened) a.close();
+  await Promise.all(opened.map((a) => a.close()));
   server?.closeAllConnections();
   await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
   await proxy?.close();
@@ -236,9 +236,71 @@ describe('challenge polling', () => {
     expect(endedAt - abortedAt).toBeLessThan(500);
     // The CA may still be reading: the answer stays up for the next attempt, until close() takes it down.
     expect(inner.pending).toBe(1);
-    a.close();
-    await new Promise((r) => setTimeout(r, 50));
+    await a.close();
     expect(inner.pending).toBe(0);
+  });
+});
+
+describe('answers kept across calls', () => {
+  beforeEach(() => {
+    answered.clear();
+    calls.present = calls.cleanup = 0;
+  });
+
+  it('an announcement whose answer was lost keeps the answer up, and the next call announces it again, presenting it once', async () => {
+    firstReadDelayMs = 800;
+    const a = await authority({ solver: counting });
+    const req = await requestFor('lost-announcement.poll.test');
+    const placed = await a.issue(req);
+    if (placed.status !== 'pending') throw new Error('expected a pending order');
+    proxy.dropNextAnnouncement = true;
+    const err = await a.resume(placed.orderRef, req).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(AuthorityError);
+    expect({ kind: (err as AuthorityError).kind, retryable: (err as AuthorityError).retryable }).toEqual({ kind: 'unavailable', retryable: true });
+    // The CA got the announcement and may be reading: the answer stays up.
+    expect(calls).toEqual({ present: 1, cleanup: 0 });
+    expect(inner.pending).toBe(1);
+    expect(await finishOrder(a, req, placed)).toMatch(/BEGIN CERTIFICATE/);
+    expect(calls).toEqual({ present: 1, cleanup: 1 });
+    expect(challengeRequests().filter((r) => !r.asGet)).toHaveLength(2);
+    expect(proxy.newOrders).toHaveLength(1);
+  });
+
+  it('a solver that cannot present fails the call as retryable, names the solver, and still cleans up', async () => {
+    let failures = 1;
+    const flaky: ChallengeSolver = {
+      types: inner.types,
+      present: async (c: Challenge) => {
+        calls.present++;
+        if (failures-- > 0) throw new Error('DNS API throttled');
+        await inner.present(c);
+      },
+      cleanup: (c: Challenge) => (calls.cleanup++, inner.cleanup(c)),
+    };
+    const a = await authority({ solver: flaky });
+    const req = await requestFor('flaky-solver.poll.test');
+    const placed = await a.issue(req);
+    if (placed.status !== 'pending') throw new Error('expected a pending order');
+    const err = await a.resume(placed.orderRef, req).then(() => undefined, (e: unknown) => e);
+    expect({ kind: (err as AuthorityError).kind, retryable: (err as AuthorityError).retryable }).toEqual({ kind: 'unavailable', retryable: true });
+    expect((err as Error).message).toMatch(/solver could not present the answer: DNS API throttled/);
+    expect(calls).toEqual({ present: 1, cleanup: 1 });
+    // Same order, next attempt.
+    expect(await finishOrder(a, req, placed)).toMatch(/BEGIN CERTIFICATE/);
+    expect(proxy.newOrders).toHaveLength(1);
+  });
+
+  it('close() takes down what was kept, and an authority closed mid-call keeps nothing', async () => {
+    firstReadDelayMs = 1_000;
+    const a = await authority({ solver: counting, challengeTimeoutMs: 200 });
+    const req = await requestFor('closed.poll.test');
+    const placed = await a.issue(req);
+    if (placed.status !== 'pending') throw new Error('expected a pending order');
+    await a.resume(placed.orderRef, req).catch(() => undefined);
+    expect(inner.pending).toBe(1);
+    await a.close();
+    expect(inner.pending).toBe(0);
+    expect(calls).toEqual({ present: 1, cleanup: 1 });
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createSteward, type CertificateAuthority, type CertificateStore, type IssueRequest } from '../../../src/index.js';
+import { ConfigError, createSteward, type CertificateAuthority, type CertificateStore, type IssueRequest } from '../../../src/index.js';
 import { ManualClock } from '../../../src/testing/manual-clock.js';
 import { MemoryKeyStore } from '../../../src/testing/memory-key-store.js';
 import { MemoryStore } from '../../../src/testing/memory-store.js';
@@ -67,6 +67,14 @@ const until = async (cond: () => boolean, what: string) => {
 };
 
 describe('Steward lanes', () => {
+  it('refuses a concurrency or batchSize that is not a whole number ≥ 1 (it would silently work on nothing)', async () => {
+    const base = { store: new MemoryStore(), keys: new MemoryKeyStore(), authorities: {} };
+    for (const bad of [{ concurrency: 0 }, { concurrency: Number.NaN }, { concurrency: 1.5 }, { batchSize: 0 }, { batchSize: -3 }]) {
+      expect(() => createSteward({ ...base, ...bad }), JSON.stringify(bad)).toThrow(ConfigError);
+    }
+    expect(() => createSteward({ ...base, concurrency: 1, batchSize: 1 })).not.toThrow();
+  });
+
   it('goes on with the rest of the fleet while one renewal is stuck at its CA', async () => {
     const w = await world(2);
     for (let i = 0; i < 6; i++) await w.steward.track({ id: `c${i}`, authority: 'test', subjectAltNames: [`c${i}.example.test`] });
