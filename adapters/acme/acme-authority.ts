@@ -267,18 +267,30 @@ export class AcmeAuthority implements CertificateAuthority {
     return this.#call('order', options.signal, async (client, ctx) => {
       // An order this authority has just placed is as the CA returned it: no need to ask again.
       let order = this.#takePlaced(ref.order) ?? (await client.getOrder({ url: ref.order } as Order));
-      for (let step = 0; step < 4; step++) {
+      let authorizedNow = false;
+      for (let step = 0; step < 5; step++) {
         options.signal?.throwIfAborted();
         // Past its authorizations: answers an earlier call left up for a CA still validating come down.
         if (order.status !== 'pending') await this.#takeDown([...this.#kept.values()].filter((k) => k.orderUrl === ref.order));
         switch (order.status) {
           case 'pending':
             await this.#authorize(client, order, options.signal, ctx);
-            order = await client.getOrder(order);
+            // Every authorization is valid: the order is ready (RFC 8555 §7.1.6); finalize without asking.
+            order = { ...order, status: 'ready' };
+            authorizedNow = true;
             break;
           case 'ready': {
             ctx.lastRetryAfterMs = undefined;
-            order = await client.finalizeOrder(order, request.csrPem);
+            try {
+              order = await client.finalizeOrder(order, request.csrPem);
+            } catch (e) {
+              // A CA that has not caught up with its authorizations yet: look at the order, then go on from there.
+              if (!authorizedNow || !ctx.lastProblem?.type.endsWith(':orderNotReady')) throw e;
+              authorizedNow = false;
+              delete ctx.lastProblem;
+              order = await client.getOrder(order);
+              break;
+            }
             // Most CAs issue within moments of finalization (Pebble, Let's Encrypt): look again at once, then
             // after 50-400 ms, in this call, before handing the order to the steward's persisted poll (1 s or
             // the CA's Retry-After), unless the CA asked for a longer wait.

@@ -113,6 +113,8 @@ export interface AriProxy {
   challengeRetryAfter: number | undefined;
   /** The next announcement of a challenge (a POST with a payload) reaches Pebble, but its answer is lost: the connection drops. */
   dropNextAnnouncement: boolean;
+  /** The next finalization is answered 403 orderNotReady without reaching Pebble (a CA lagging behind its authorizations). */
+  refuseNextFinalize: boolean;
   /** The paths of the directory's resources (`newNonce`, `newOrder`, …). */
   readonly resources: Readonly<Record<string, string>>;
   /** Back to the defaults: advertise, default `respond`, real time, nothing refused, no challenge Retry-After, logs cleared. */
@@ -305,8 +307,10 @@ export async function startAriProxy(pebble: PebblePeer): Promise<AriProxy> {
     wire,
     challengeRetryAfter: undefined,
     dropNextAnnouncement: false,
+    refuseNextFinalize: false,
     resources,
     reset() {
+      proxy.refuseNextFinalize = false;
       proxy.challengeRetryAfter = undefined;
       proxy.dropNextAnnouncement = false;
       wire.length = 0;
@@ -363,6 +367,12 @@ export async function startAriProxy(pebble: PebblePeer): Promise<AriProxy> {
       }
     }
     const at = performance.now();
+    if (proxy.refuseNextFinalize && method === 'POST' && path.startsWith('/finalize-order/')) {
+      proxy.refuseNextFinalize = false;
+      const refused = problem(403, 'orderNotReady', 'the order is not ready yet');
+      wire.push({ method, path, status: refused.status, at, problem: 'orderNotReady', asGet: false });
+      return refused;
+    }
     const res = await forward(method, url, headers, body);
     if (order) order.status = res.status;
     const isProblem = String(res.headers['content-type'] ?? '').startsWith('application/problem+json');

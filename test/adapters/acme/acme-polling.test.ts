@@ -137,10 +137,25 @@ describe('nonces', () => {
     expect(signed.length).toBeGreaterThanOrEqual(2 + 3 * 7);
     expect(heads.length).toBe(1);
     expect(proxy.wire.filter((w) => w.problem === 'badNonce')).toEqual([]);
-    // An order just placed is not fetched again before its authorizations.
+    // An order just placed is not fetched again before its authorizations, nor after them before finalizing.
     const newOrders = signed.flatMap((w, i) => (w.path === proxy.resources['newOrder'] ? [signed[i + 1]!.path] : []));
     expect(newOrders).toHaveLength(3);
     for (const next of newOrders) expect(next).toMatch(/^\/authZ\//);
+    const beforeFinalize = signed.flatMap((w, i) => (w.path.startsWith('/finalize-order/') ? [signed[i - 1]!.path] : []));
+    expect(beforeFinalize).toHaveLength(3);
+    for (const previous of beforeFinalize) expect(previous).toMatch(/^\/chalZ\//);
+  });
+
+  it('a CA that answers orderNotReady to that finalization gets asked for the order, then finalized', async () => {
+    const a = await authority();
+    const req = await requestFor('not-ready.poll.test');
+    proxy.refuseNextFinalize = true;
+    expect(await finishOrder(a, req, await a.issue(req))).toMatch(/BEGIN CERTIFICATE/);
+    const finalizations = proxy.wire.filter((w) => w.path.startsWith('/finalize-order/'));
+    expect(finalizations.map((w) => w.status)).toEqual([403, 200]);
+    const between = proxy.wire.slice(proxy.wire.indexOf(finalizations[0]!) + 1, proxy.wire.indexOf(finalizations[1]!));
+    expect(between.some((w) => w.path.startsWith('/my-order/'))).toBe(true);
+    expect(proxy.newOrders).toHaveLength(1);
   });
 });
 
