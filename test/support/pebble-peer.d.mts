@@ -23,6 +23,8 @@ export interface PebblePeer {
   readonly managementUrl: string;
   /** challtestsrv's management API (http). */
   readonly challtestsrvUrl: string;
+  /** challtestsrv's DNS server port on 127.0.0.1 (the DNS pebble validates against). */
+  readonly dnsPort: number;
   /** The port pebble connects to for http-01 (on 127.0.0.1). */
   readonly httpPort: number;
   /** The pebble process's output so far. */

@@ -149,6 +149,7 @@ export async function startPebble(options = {}) {
       agent,
       managementUrl,
       challtestsrvUrl,
+      dnsPort,
       httpPort,
       /** The pebble process's output so far. */
       log: () => pebble.logText(),

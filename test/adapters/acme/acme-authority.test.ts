@@ -239,6 +239,13 @@ describe('AcmeAuthority on Pebble: issuance with real validation', () => {
     expect(leafSpki(leaf)).toBe(await spkiOf(key));
   });
 
+  it('dns-01 with checkPropagation against the DNS Pebble validates with: a wildcard order issues', async () => {
+    const checked = new Dns01Solver(new ChallTestSrvDnsProvider(peer.challtestsrvUrl), { checkPropagation: { servers: [`127.0.0.1:${peer.dnsPort}`], intervalMs: 50 } });
+    const a = await authority({ solvers: [checked] });
+    const leaf = verifiedLeaf(await issueChain(a, await requestFor(['*.checked.test'])), root);
+    expect(dnsNamesOf(leaf)).toEqual(['*.checked.test']);
+  });
+
   it('picks, per authorization, the first solver that can answer: http-01 for the plain name, dns-01 for the wildcard', async () => {
     const http = new CountingSolver(http01);
     const dns = new CountingSolver(dns01);
@@ -708,6 +715,43 @@ describe('Dns01Solver and ChallTestSrvDnsProvider', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(140);
     await solver.cleanup(c);
     expect(calls).toEqual(['set _acme-challenge.d.test digest', 'remove _acme-challenge.d.test digest']);
+  });
+
+  it('with checkPropagation, present returns only once the DNS server serves the value (a provider whose record shows up later)', async () => {
+    const real = new ChallTestSrvDnsProvider(mock.managementUrl);
+    const lagging = {
+      setTxt: (name: string, value: string) => {
+        setTimeout(() => void real.setTxt(name, value), 400);
+        return Promise.resolve();
+      },
+      removeTxt: (name: string, value: string) => real.removeTxt(name, value),
+    };
+    const solver = new Dns01Solver(lagging, { checkPropagation: { servers: [`127.0.0.1:${mock.dnsPort}`], intervalMs: 50, timeoutMs: 5_000 } });
+    const c: Challenge = { type: 'dns-01', identifier: 'lag.test', wildcard: false, token: 't', keyAuthorization: 'lag-value' };
+    const started = Date.now();
+    await solver.present(c);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(350);
+    expect(await mock.txt('_acme-challenge.lag.test')).toContain('lag-value');
+    await solver.cleanup(c);
+    expect(await mock.txt('_acme-challenge.lag.test')).toEqual([]);
+  });
+
+  it('with checkPropagation, a record that never shows up fails present after timeoutMs, naming the server and what it answered', async () => {
+    const solver = new Dns01Solver({ setTxt: async () => undefined, removeTxt: async () => undefined }, {
+      checkPropagation: { servers: [`127.0.0.1:${mock.dnsPort}`], intervalMs: 50, timeoutMs: 300 },
+    });
+    const c: Challenge = { type: 'dns-01', identifier: 'never.test', wildcard: false, token: 't', keyAuthorization: 'never-value' };
+    const started = Date.now();
+    const e = await solver.present(c).then(() => undefined, (err: unknown) => err as Error);
+    expect(e?.message).toMatch(new RegExp(`_acme-challenge\\.never\\.test is not served by 127\\.0\\.0\\.1:${mock.dnsPort} \\([A-Z]+\\) after 300 ms`));
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    expect(Date.now() - started).toBeLessThan(3_000);
+  });
+
+  it('checkPropagation refuses a server that is not an address, and an empty list', () => {
+    const provider = { setTxt: async () => undefined, removeTxt: async () => undefined };
+    expect(() => new Dns01Solver(provider, { checkPropagation: { servers: ['ns1.example.com'] } })).toThrow(/not a DNS server address/);
+    expect(() => new Dns01Solver(provider, { checkPropagation: { servers: [] } })).toThrow(/at least one DNS server/);
   });
 
   it('ChallTestSrvDnsProvider serves both values of a name and its wildcard, still serves the other once one is removed, and none after both', async () => {
