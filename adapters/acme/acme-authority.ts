@@ -405,7 +405,9 @@ export class AcmeAuthority implements CertificateAuthority {
 
   async #ensureAccount(signal: AbortSignal | undefined): Promise<string> {
     if (this.#accountUrl) return this.#accountUrl;
-    this.#account ??= this.#call('newAccount', signal, async (client, ctx) => {
+    signal?.throwIfAborted();
+    // Shared by every call waiting for the account: not cancelled by any one of them.
+    this.#account ??= this.#call('newAccount', undefined, async (client, ctx) => {
       try {
         // The key's existing account, found without an update: acme-client turns newAccount's
         // HTTP 200 into an account update, which a CA may refuse when it changes nothing (Pebble does).
@@ -426,7 +428,23 @@ export class AcmeAuthority implements CertificateAuthority {
         throw e;
       },
     );
-    return this.#account;
+    const account = this.#account;
+    if (!signal) return account;
+    // This caller stops waiting when its own call is cancelled; the lookup goes on for the others.
+    return new Promise<string>((resolve, reject) => {
+      const onAbort = (): void => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      account.then(
+        (url) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(url);
+        },
+        (e: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(e);
+        },
+      );
+    });
   }
 
   /** Answers every pending authorization of the order, in parallel; cleanup always runs. */
@@ -436,7 +454,13 @@ export class AcmeAuthority implements CertificateAuthority {
     // Each in a context of its own: one's network error or Retry-After is not another's.
     const settled = await Promise.allSettled(
       authorizations.map((authz) => {
-        const own: CallContext = { agent: ctx.agent, ...(ctx.httpAgent ? { httpAgent: ctx.httpAgent } : {}), ...(ctx.nonces ? { nonces: ctx.nonces } : {}), ...(ctx.timeoutMs !== undefined ? { timeoutMs: ctx.timeoutMs } : {}) };
+        const own: CallContext = {
+          agent: ctx.agent,
+          ...(ctx.httpAgent ? { httpAgent: ctx.httpAgent } : {}),
+          ...(ctx.nonces ? { nonces: ctx.nonces } : {}),
+          ...(ctx.timeoutMs !== undefined ? { timeoutMs: ctx.timeoutMs } : {}),
+          ...(ctx.signal ? { signal: ctx.signal } : {}),
+        };
         return this.#als.run(own, () => this.#answer(client, order.url, authz, signal, own));
       }),
     );
@@ -740,7 +764,13 @@ export class AcmeAuthority implements CertificateAuthority {
   /** Runs acme-client calls in this authority's context and maps what fails to {@link AuthorityError}. */
   async #call<T>(what: string, signal: AbortSignal | undefined, fn: (client: AcmeClient, ctx: CallContext) => Promise<T>): Promise<T> {
     signal?.throwIfAborted();
-    const ctx: CallContext = { agent: this.#agent, httpAgent: this.#httpAgent, nonces: this.#nonces, timeoutMs: this.#o.requestTimeoutMs ?? 30_000 };
+    const ctx: CallContext = {
+      agent: this.#agent,
+      httpAgent: this.#httpAgent,
+      nonces: this.#nonces,
+      timeoutMs: this.#o.requestTimeoutMs ?? 30_000,
+      ...(signal ? { signal } : {}),
+    };
     try {
       return await this.#als.run(ctx, () => fn(this.#client, ctx));
     } catch (e) {

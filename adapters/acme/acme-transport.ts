@@ -8,7 +8,8 @@
  * they act only on requests made inside one of our calls (an
  * AsyncLocalStorage context), where they:
  *
- * - set that authority's TLS agent (trust for a private ACME server);
+ * - set that authority's TLS agent (trust for a private ACME server) and the
+ *   call's abort signal, so a stopping steward does not wait for a request;
  * - turn off acme-client's hidden network retries: the steward retries with
  *   persisted backoff, `renewal.failed` events and the CA's Retry-After;
  * - keep the real cause: the network error (ECONNREFUSED, an untrusted
@@ -38,6 +39,8 @@ export interface CallContext {
   readonly nonces?: NoncePool;
   /** Timeout of each HTTP request. */
   readonly timeoutMs?: number;
+  /** Cancels the call's requests in flight (the steward stopping). */
+  readonly signal?: AbortSignal;
   /** The last transport failure (no HTTP response at all). */
   transportError?: Error;
   /** The last ACME problem document received, with the HTTP status and Retry-After (ms). */
@@ -188,6 +191,7 @@ export function callContexts(axios: AxiosLike): AsyncLocalStorage<CallContext> {
     if (ctx.agent) config['httpsAgent'] = ctx.agent;
     if (ctx.httpAgent) config['httpAgent'] = ctx.httpAgent;
     if (ctx.timeoutMs !== undefined) config['timeout'] = ctx.timeoutMs;
+    if (ctx.signal && config['signal'] === undefined) config['signal'] = ctx.signal;
     // acme-client retries while retryAttempt ≤ its global retryMaxAttempts: start past any limit.
     config['retryAttempt'] = Number.MAX_SAFE_INTEGER;
     const pool = ctx.nonces;

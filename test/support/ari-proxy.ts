@@ -115,6 +115,8 @@ export interface AriProxy {
   dropNextAnnouncement: boolean;
   /** The next finalization is answered 403 orderNotReady without reaching Pebble (a CA lagging behind its authorizations). */
   refuseNextFinalize: boolean;
+  /** The next finalization is never answered (nor passed on): the connection stays open until the client gives up. */
+  stallNextFinalize: boolean;
   /** The paths of the directory's resources (`newNonce`, `newOrder`, …). */
   readonly resources: Readonly<Record<string, string>>;
   /** Back to the defaults: advertise, default `respond`, real time, nothing refused, no challenge Retry-After, logs cleared. */
@@ -308,8 +310,10 @@ export async function startAriProxy(pebble: PebblePeer): Promise<AriProxy> {
     challengeRetryAfter: undefined,
     dropNextAnnouncement: false,
     refuseNextFinalize: false,
+    stallNextFinalize: false,
     resources,
     reset() {
+      proxy.stallNextFinalize = false;
       proxy.refuseNextFinalize = false;
       proxy.challengeRetryAfter = undefined;
       proxy.dropNextAnnouncement = false;
@@ -367,6 +371,11 @@ export async function startAriProxy(pebble: PebblePeer): Promise<AriProxy> {
       }
     }
     const at = performance.now();
+    if (proxy.stallNextFinalize && method === 'POST' && path.startsWith('/finalize-order/')) {
+      proxy.stallNextFinalize = false;
+      wire.push({ method, path, status: 0, at, asGet: false });
+      return new Promise<never>(() => undefined);
+    }
     if (proxy.refuseNextFinalize && method === 'POST' && path.startsWith('/finalize-order/')) {
       proxy.refuseNextFinalize = false;
       const refused = problem(403, 'orderNotReady', 'the order is not ready yet');

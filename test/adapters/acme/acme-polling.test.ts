@@ -256,6 +256,36 @@ describe('challenge polling', () => {
   });
 });
 
+describe('cancellation', () => {
+  it('a cancelled call gives up a request in flight at once, not after requestTimeoutMs', async () => {
+    const a = await authority();
+    const req = await requestFor('stalled.poll.test');
+    const placed = await a.issue(req);
+    if (placed.status !== 'pending') throw new Error('expected a pending order');
+    proxy.stallNextFinalize = true;
+    const ac = new AbortController();
+    const reason = new Error('host shutting down');
+    let abortedAt = 0;
+    const watcher = setInterval(() => {
+      if (!abortedAt && proxy.wire.some((w) => w.path.startsWith('/finalize-order/') && w.status === 0)) {
+        abortedAt = performance.now();
+        ac.abort(reason);
+      }
+    }, 5);
+    try {
+      const err = await a.resume(placed.orderRef, req, { signal: ac.signal }).then(() => undefined, (e: unknown) => e);
+      expect(err).toBe(reason);
+      expect(abortedAt).toBeGreaterThan(0);
+      expect(performance.now() - abortedAt).toBeLessThan(500);
+    } finally {
+      clearInterval(watcher);
+    }
+    // The order goes on at the next attempt (the finalization is sent again).
+    expect(await finishOrder(a, req, placed)).toMatch(/BEGIN CERTIFICATE/);
+    expect(proxy.newOrders).toHaveLength(1);
+  });
+});
+
 describe('answers kept across calls', () => {
   beforeEach(() => {
     answered.clear();
