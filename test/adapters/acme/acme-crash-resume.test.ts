@@ -22,11 +22,10 @@
  * the account key and must find the account by it, as a host that never
  * saved the URL does after a restart.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import * as acmeModule from 'acme-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -35,6 +34,7 @@ import { KnexStore } from '../../../adapters/knex/index.js';
 import { SoftwareKeyStore, createSteward, parseCertificate, systemClock, type CertificateAuthority, type KeyRef, type Steward } from '../../../src/index.js';
 import { freshSqlite } from '../../support/databases.js';
 import { startPebble, type PebblePeer } from '../../support/pebble.js';
+import { WorkerProcess, type Exit } from '../../support/worker-process.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const WORKER = join(root, 'test', 'support', 'acme-crash-worker.mjs');
@@ -74,36 +74,20 @@ interface WorkerConfig {
 }
 
 /** One child process and everything it reported. */
-class CrashWorker {
-  readonly child: ChildProcess;
-  readonly lines: WorkerLine[] = [];
-  stderr = '';
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+class CrashWorker extends WorkerProcess<WorkerLine> {
   readonly #waiters: { match: (l: WorkerLine) => boolean; resolve: (l: WorkerLine) => void }[] = [];
 
   constructor(config: WorkerConfig, kek: Uint8Array) {
-    this.child = spawn(process.execPath, [WORKER], {
-      cwd: root,
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, CRASH_KEK: Buffer.from(kek).toString('base64'), CRASH_CONFIG: JSON.stringify(config) },
-    });
-    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
-    this.child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString('utf8')));
-    createInterface({ input: this.child.stdout! }).on('line', (text) => {
-      let line: WorkerLine;
-      try {
-        line = JSON.parse(text) as WorkerLine;
-      } catch {
-        line = { type: 'error', where: 'stdout', message: text };
+    super(WORKER, { CRASH_KEK: Buffer.from(kek).toString('base64'), CRASH_CONFIG: JSON.stringify(config) });
+  }
+
+  protected override onLine(line: WorkerLine): void {
+    for (const w of [...this.#waiters]) {
+      if (w.match(line)) {
+        this.#waiters.splice(this.#waiters.indexOf(w), 1);
+        w.resolve(line);
       }
-      this.lines.push(line);
-      for (const w of [...this.#waiters]) {
-        if (w.match(line)) {
-          this.#waiters.splice(this.#waiters.indexOf(w), 1);
-          w.resolve(line);
-        }
-      }
-    });
+    }
   }
 
   /** The first line (already seen or to come) matching `match`; fails with what the child said when it exits or times out. */
@@ -128,13 +112,13 @@ class CrashWorker {
     return this.lines.filter((l): l is Extract<WorkerLine, { type: T }> => l.type === type);
   }
 
-  async kill(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+  async kill(): Promise<Exit> {
+    if (this.running) this.child.kill('SIGKILL');
     return this.exited;
   }
 
   /** A clean exit: the worker stops its steward when stdin closes. */
-  async stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  async stop(): Promise<Exit> {
     this.child.stdin!.end();
     return this.exited;
   }

@@ -14,10 +14,9 @@
  *    by the revision check (the fencing token), it reports a conflict, and the
  *    record keeps the newer certificate.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,6 +26,7 @@ import { SoftwareKeyStore, buildCsr, createSteward, parseCertificate, systemCloc
 import type { CertificateRecord, Clock, RunSummary } from '../../../src/index.js';
 import { CountingAuthority, type AuthorityCall } from '../../support/counting-authority.js';
 import { PG_URL, freshPgSchema } from '../../support/databases.js';
+import { WorkerProcess } from '../../support/worker-process.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const WORKER = join(root, 'test', 'support', 'fleet-worker.mjs');
@@ -61,48 +61,27 @@ interface WorkerConfig {
 }
 
 /** One child process of the fleet and everything it reported. */
-class FleetProcess {
-  readonly child: ChildProcess;
-  readonly lines: WorkerLine[] = [];
-  stderr = '';
+class FleetProcess extends WorkerProcess<WorkerLine> {
   readonly ready: Promise<{ owner: string; pid: number }>;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   readonly label: string;
   owner = '';
+  #onReady!: (v: { owner: string; pid: number }) => void;
 
   constructor(config: WorkerConfig, kek: Uint8Array) {
+    super(WORKER, { CERTSTEWARD_PG_URL: PG_URL, FLEET_KEK: Buffer.from(kek).toString('base64'), FLEET_CONFIG: JSON.stringify(config) });
     this.label = config.label;
-    this.child = spawn(process.execPath, [WORKER], {
-      cwd: root,
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: {
-        ...process.env,
-        CERTSTEWARD_PG_URL: PG_URL,
-        FLEET_KEK: Buffer.from(kek).toString('base64'),
-        FLEET_CONFIG: JSON.stringify(config),
-      },
-    });
-    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
-    this.child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString('utf8')));
-    let onReady: (v: { owner: string; pid: number }) => void;
     this.ready = new Promise((resolve, reject) => {
-      onReady = resolve;
+      this.#onReady = resolve;
       void this.exited.then((x) => reject(new Error(`${config.label} exited (${x.code ?? x.signal}) before it was ready: ${this.stderr}`)));
     });
     this.ready.catch(() => undefined);
-    createInterface({ input: this.child.stdout! }).on('line', (text) => {
-      let line: WorkerLine;
-      try {
-        line = JSON.parse(text) as WorkerLine;
-      } catch {
-        line = { type: 'error', where: 'stdout', message: text };
-      }
-      this.lines.push(line);
-      if (line.type === 'ready') {
-        this.owner = line.owner;
-        onReady(line);
-      }
-    });
+  }
+
+  protected override onLine(line: WorkerLine): void {
+    if (line.type === 'ready') {
+      this.owner = line.owner;
+      this.#onReady(line);
+    }
   }
 
   get errors() {
@@ -119,10 +98,6 @@ class FleetProcess {
 
   get summary() {
     return this.lines.find((l): l is Extract<WorkerLine, { type: 'summary' }> => l.type === 'summary')?.summary;
-  }
-
-  get running(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
   }
 
   /** Asks for a clean exit (the worker stops its steward when stdin closes). */
