@@ -203,8 +203,8 @@ export class Steward {
   readonly #clock: Clock;
   readonly #owner: string;
   readonly #leaseMs: number;
-  readonly #claimSize: number;
-  readonly #concurrency: number;
+  /** Records worked on (and so claimed) at once at most: concurrency, capped by batchSize. */
+  readonly #lanes: number;
   readonly #poll: number | null;
   readonly #stopGraceMs: number;
   readonly #worker: RenewalWorker;
@@ -232,8 +232,7 @@ export class Steward {
     for (const [name, v] of [['concurrency', options.concurrency], ['batchSize', options.batchSize]] as const) {
       if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new ConfigError(name, v, `${name} must be an integer ≥ 1, got ${String(v)}`);
     }
-    this.#concurrency = options.concurrency ?? 4;
-    this.#claimSize = Math.min(options.batchSize ?? 100, this.#concurrency);
+    this.#lanes = Math.min(options.batchSize ?? 100, options.concurrency ?? 4);
     this.#poll = options.pollIntervalMs === undefined ? 5 * 60_000 : options.pollIntervalMs;
     this.#stopGraceMs = options.stopGraceMs ?? 30_000;
     this.#thresholds = resolveThresholds(options.thresholds);
@@ -693,9 +692,9 @@ export class Steward {
     let failure: { error: unknown } | undefined;
     let claiming: Promise<void> | undefined;
     const claim = async (): Promise<void> => {
-      // Lanes freed in the same turn join this claim.
+      // Lanes freed in the same turn join this claim (at least the one claiming, at most every lane).
       await Promise.resolve();
-      const want = Math.min(this.#claimSize, Math.max(1, free));
+      const want = free;
       const got = await this.#o.store.claimDue(this.#clock.now(), this.#owner, this.#leaseMs, want, { signal: this.#abort.signal });
       totals.claimed += got.length;
       queue.push(...got);
@@ -725,8 +724,8 @@ export class Steward {
         }
       }
     };
-    // batchSize below concurrency also caps how many records are worked on at once, as it always has.
-    await Promise.all(Array.from({ length: Math.min(this.#concurrency, this.#claimSize) }, lane));
+    // batchSize below concurrency caps the lanes, as it always capped the records worked on at once.
+    await Promise.all(Array.from({ length: this.#lanes }, lane));
     if (failure && !this.#abort.signal.aborted) throw failure.error;
     return totals;
   }

@@ -170,7 +170,7 @@ function finish(code) {
       report(errorOf('stop', e));
       code = 1;
     }
-    acmeAuthority.close();
+    await acmeAuthority.close();
     await http01.close();
     await knex.destroy().catch(() => undefined);
     report({ type: 'stats' });
