@@ -110,10 +110,6 @@ export class NoncePool {
 
 const BAD_NONCE = 'urn:ietf:params:acme:error:badNonce';
 
-function header(headers: Record<string, unknown>, name: string): string | undefined {
-  const v = typeof (headers as { get?: unknown }).get === 'function' ? (headers as { get(n: string): unknown }).get(name) : headers[name];
-  return typeof v === 'string' && v !== '' ? v : undefined;
-}
 
 const contexts = new WeakMap<object, AsyncLocalStorage<CallContext>>();
 
@@ -211,8 +207,8 @@ export function callContexts(axios: AxiosLike): AsyncLocalStorage<CallContext> {
       const method = String(response.config?.method).toLowerCase();
       if (ctx.nonces && method === 'get' && response.status === 200 && typeof data.newNonce === 'string') ctx.nonces.url = data.newNonce;
       // The nonce of a HEAD answer and of a badNonce problem is the one acme-client uses next; any other is free.
-      const nonce = header(response.headers, 'replay-nonce');
-      if (nonce && ctx.nonces && method !== 'head' && data.type !== BAD_NONCE) ctx.nonces.put(nonce);
+      const nonce = response.headers['replay-nonce'];
+      if (typeof nonce === 'string' && nonce !== '' && ctx.nonces && method !== 'head' && data.type !== BAD_NONCE) ctx.nonces.put(nonce);
       if (response.status >= 400) {
         ctx.lastProblem = {
           status: response.status,
